@@ -1,0 +1,1 @@
+"""Autograder: checks registry, sandboxed runner and reports."""

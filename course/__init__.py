@@ -1,0 +1,1 @@
+"""Course definition and instructor tooling (build, release, grade)."""

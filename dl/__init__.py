@@ -1,0 +1,1 @@
+"""Reference library of the deep-learning course: numpy layers, optimizers, models, data and tools."""

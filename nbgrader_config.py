@@ -1,0 +1,13 @@
+"""nbgrader configuration of the course (read by every ``nbgrader`` command run in this folder).
+
+The build writes nbgrader source notebooks to ``source_notebooks/<assignment>/`` and
+``nbgrader generate_assignment`` writes the student versions to ``release/<assignment>/``.
+"""
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+c.CourseDirectory.course_id = "dl-course"
+c.CourseDirectory.source_directory = "source_notebooks"
+c.CourseDirectory.release_directory = "release"
