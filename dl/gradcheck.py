@@ -1,0 +1,185 @@
+"""Numerical gradients and relative errors, for numpy and for torch.
+
+Two relative-error definitions live here and must not be confused (CURRICULUM §2.1):
+
+- :func:`rel_error` is element-wise: ``max |x - y| / max(1e-8, |x| + |y|)``. Every numpy notebook
+  uses it.
+- :func:`rel_error_max` is global: ``max |x - y| / max(clamp(|x| + |y|, min=eps))``.
+
+The numerical-gradient functions perturb ``x`` **in place** and restore it afterwards, so a
+function that closes over ``x`` instead of using its argument still sees the perturbation.
+Our own checks always use the argument (``lambda xx: layer(xx, w, b)[0]``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def _to_numpy(a) -> np.ndarray:
+    """A float64 numpy view of a numpy array, a torch tensor (detached, on CPU) or a scalar."""
+    if hasattr(a, "detach"):  # a torch tensor; checked by duck type so numpy code needs no torch
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
+def rel_error(x, y) -> float:
+    """Maximum element-wise relative error ``|x - y| / max(1e-8, |x| + |y|)``.
+
+    Inputs:
+    - x, y: numpy arrays, torch tensors or Python scalars of the same (broadcastable) shape.
+
+    Returns:
+    - a Python float; 0.0 for identical inputs.
+    """
+    x, y = _to_numpy(x), _to_numpy(y)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def rel_error_max(x, y, eps: float = 1e-10) -> float:
+    """Global relative error ``max |x - y| / max(clamp(|x| + |y|, min=eps))``.
+
+    Inputs:
+    - x, y: torch tensors or numpy arrays of the same shape; integer and boolean inputs are
+      accepted (booleans count as 0/1).
+    - eps: lower bound of the denominator.
+
+    Returns:
+    - a Python float; exactly 0.0 for identical inputs.
+    """
+    x, y = _to_numpy(x), _to_numpy(y)
+    denominator = np.maximum(np.abs(x) + np.abs(y), eps).max()
+    return float(np.abs(x - y).max() / denominator)
+
+
+def eval_numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, verbose: bool = True, h: float = 1e-5
+) -> np.ndarray:
+    """Centred-difference gradient of a scalar function at x.
+
+    Inputs:
+    - f: function taking one array (x itself is passed, perturbed in place) and returning a scalar.
+    - x: float array of any shape; restored to its original values before returning.
+    - verbose: print each index and its numerical gradient.
+    - h: step size.
+
+    Returns:
+    - grad: same shape as x, ``(f(x + h e_i) - f(x - h e_i)) / (2h)`` for every element i.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        x[ix] = old - h
+        fxmh = f(x)
+        x[ix] = old
+        grad[ix] = (fxph - fxmh) / (2 * h)
+        if verbose:
+            print(ix, grad[ix])
+        it.iternext()
+    return grad
+
+
+def eval_numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, df: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
+    """Numerical gradient of ``sum(f(x) * df)`` for an array-valued f (a backward pass check).
+
+    Inputs:
+    - f: function taking one array (x itself, perturbed in place) and returning an array.
+    - x: float array of any shape; restored before returning.
+    - df: upstream gradient, same shape as ``f(x)``.
+    - h: step size.
+
+    Returns:
+    - grad: same shape as x.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        pos = np.array(f(x), dtype=np.float64)  # copy: f may return a view of its input
+        x[ix] = old - h
+        neg = np.array(f(x), dtype=np.float64)
+        x[ix] = old
+        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def grad_check_sparse(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    analytic_grad: np.ndarray,
+    num_checks: int = 10,
+    h: float = 1e-5,
+    rng: np.random.Generator | None = None,
+) -> list[float]:
+    """Compare numerical and analytic gradients at a few random elements of x, printing each.
+
+    Inputs:
+    - f: scalar function of x (x is perturbed in place and restored).
+    - x: float array of any shape.
+    - analytic_grad: same shape as x.
+    - num_checks: number of random elements to check.
+    - h: step size.
+    - rng: generator choosing the elements; ``None`` uses numpy's global RNG.
+
+    Returns:
+    - the relative error of each checked element, in the order printed.
+    """
+    errors = []
+    for _ in range(num_checks):
+        flat = rng.integers(x.size) if rng is not None else np.random.randint(x.size)
+        ix = np.unravel_index(flat, x.shape)
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        x[ix] = old - h
+        fxmh = f(x)
+        x[ix] = old
+        numerical = (fxph - fxmh) / (2 * h)
+        analytic = analytic_grad[ix]
+        error = abs(numerical - analytic) / max(1e-12, abs(numerical) + abs(analytic))
+        errors.append(float(error))
+        print(f"numerical: {numerical:f} analytic: {analytic:f}, relative error: {error:e}")
+    return errors
+
+
+def compute_numeric_gradient(f, x, dLdf=None, h: float = 1e-7):
+    """Numerical gradient of ``sum(f(x) * dLdf)`` with respect to a torch tensor x.
+
+    Inputs:
+    - f: function of one tensor returning a tensor (x itself is passed, perturbed in place).
+    - x: torch tensor of any shape; use float64 on CPU for meaningful results. Restored afterwards.
+    - dLdf: upstream gradient shaped like ``f(x)``; ``None`` means all ones.
+    - h: step size.
+
+    Returns:
+    - grad: torch tensor shaped like x.
+    """
+    import torch
+
+    if not x.is_contiguous():
+        raise ValueError("compute_numeric_gradient perturbs x in place and needs a contiguous tensor; pass x.contiguous()")
+    with torch.no_grad():
+        flat_x = x.view(-1)  # shares storage with x
+        y = f(x)
+        if dLdf is None:
+            dLdf = torch.ones_like(y)
+        grad = torch.zeros_like(flat_x)
+        for i in range(flat_x.numel()):
+            old = flat_x[i].item()
+            flat_x[i] = old + h
+            pos = f(x).clone()
+            flat_x[i] = old - h
+            neg = f(x).clone()
+            flat_x[i] = old
+            grad[i] = ((pos - neg) * dLdf).sum() / (2 * h)
+    return grad.view_as(x)

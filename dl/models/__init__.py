@@ -1,0 +1,4 @@
+"""Reference models of the course."""
+from dl.models.fc_net import FullyConnectedNet
+
+__all__ = ["FullyConnectedNet"]

@@ -1,0 +1,140 @@
+"""``FullyConnectedNet``: a fully connected classifier of any depth, built from :mod:`dl.layers`."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from dl.layers import affine_backward, affine_forward, softmax_loss
+from dl.layer_utils import affine_relu_backward, affine_relu_forward
+
+NORMALIZATIONS = (None, "batchnorm", "layernorm")
+
+
+class FullyConnectedNet:
+    """Fully connected network ``{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax``.
+
+    L = ``len(hidden_dims) + 1`` affine layers. The optional normalization and dropout layers sit
+    in every hidden block, never after the last affine.
+
+    Args:
+    - hidden_dims: sizes H_1, ..., H_{L-1} of the hidden layers (may be empty: softmax regression).
+    - input_dim: D, the size of one flattened input. Default 3 * 32 * 32.
+    - num_classes: C. Default 10.
+    - dropout_keep_ratio: probability of keeping a unit in dropout; 1 means no dropout.
+    - normalization: ``None``, ``'batchnorm'`` or ``'layernorm'``.
+    - reg: L2 strength; the loss adds ``0.5 * reg * sum_i ||W_i||^2`` (weights only).
+    - weight_scale: standard deviation of the normal initialisation of the weights.
+    - dtype: dtype of every parameter and of the inputs inside ``loss``; float64 for gradient
+      checks, float32 for fast training.
+    - seed: if given, dropout uses it so that its masks are reproducible.
+
+    Attributes:
+    - params: dict with ``W1..WL`` (W_i of shape (in_i, out_i), in_1 = D, out_L = C) and
+      ``b1..bL`` (b_i of shape (out_i,)); with normalization also ``gamma1..gamma{L-1}`` and
+      ``beta1..beta{L-1}`` of shape (H_i,).
+    - dropout_param: ``{'mode': 'train', 'p': dropout_keep_ratio}`` (plus ``'seed'``), only
+      present when dropout is used; one dict shared by every dropout layer.
+    - bn_params: one dict per hidden layer (``{'mode': 'train'}`` for batchnorm, ``{}`` for
+      layernorm), empty list without normalization.
+
+    Initialisation (reproducible with ``np.random.seed``): ``W_i = weight_scale * randn(in_i,
+    out_i)`` drawn in the order W1, W2, ..., WL from numpy's global RNG; biases and betas are
+    zeros and gammas ones (they draw no random numbers); then every parameter is cast to dtype.
+    The constructor does not reseed.
+    """
+
+    def __init__(
+        self,
+        hidden_dims: Sequence[int],
+        input_dim: int = 3 * 32 * 32,
+        num_classes: int = 10,
+        dropout_keep_ratio: float = 1,
+        normalization: str | None = None,
+        reg: float = 0.0,
+        weight_scale: float = 1e-2,
+        dtype=np.float32,
+        seed: int | None = None,
+    ):
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+        if not 0 < dropout_keep_ratio <= 1:
+            raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio}")
+        if normalization is not None or dropout_keep_ratio != 1:
+            # The normalization and dropout branches are completed in the BatchNormalization and
+            # Dropout notebooks; their layers are not part of the library yet.
+            raise NotImplementedError("normalization and dropout are not implemented yet in FullyConnectedNet")
+        self.normalization = normalization
+        self.use_dropout = dropout_keep_ratio != 1
+        self.reg = reg
+        self.num_layers = 1 + len(hidden_dims)
+        self.dtype = dtype
+        self.params: dict[str, np.ndarray] = {}
+
+        ### BEGIN SOLUTION
+        dims = [input_dim, *hidden_dims, num_classes]
+        for i in range(1, self.num_layers + 1):
+            self.params[f"W{i}"] = weight_scale * np.random.randn(dims[i - 1], dims[i])
+            self.params[f"b{i}"] = np.zeros(dims[i])
+        ### END SOLUTION
+
+        self.dropout_param: dict = {}
+        if self.use_dropout:
+            self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
+            if seed is not None:
+                self.dropout_param["seed"] = seed
+        self.bn_params: list[dict] = []
+        if normalization == "batchnorm":
+            self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
+        elif normalization == "layernorm":
+            self.bn_params = [{} for _ in range(self.num_layers - 1)]
+
+        for name, value in self.params.items():
+            self.params[name] = value.astype(dtype)
+
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None):
+        """Class scores, or the loss and its gradients.
+
+        Inputs:
+        - X: data, shape (N, d_1, ..., d_k) with d_1 * ... * d_k = input_dim.
+        - y: labels, shape (N,), or ``None``.
+
+        Returns:
+        - if y is None (test mode): scores, shape (N, C).
+        - otherwise (train mode): ``(loss, grads)``, loss a float (softmax loss plus L2 penalty),
+          grads a dict keyed like ``params`` with arrays of the same shapes.
+        """
+        X = X.astype(self.dtype)
+        mode = "test" if y is None else "train"
+        if self.use_dropout:
+            self.dropout_param["mode"] = mode
+        if self.normalization == "batchnorm":
+            for bn_param in self.bn_params:
+                bn_param["mode"] = mode
+
+        ### BEGIN SOLUTION
+        L = self.num_layers
+        caches = []
+        h = X
+        for i in range(1, L):
+            h, cache = affine_relu_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
+            caches.append(cache)
+        scores, last_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
+        ### END SOLUTION
+
+        if mode == "test":
+            return scores
+
+        grads: dict[str, np.ndarray] = {}
+        ### BEGIN SOLUTION
+        loss, dscores = softmax_loss(scores, y)
+        weights = [self.params[f"W{i}"] for i in range(1, L + 1)]
+        loss += 0.5 * self.reg * sum(float(np.sum(w * w)) for w in weights)
+
+        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache)
+        for i in range(L - 1, 0, -1):
+            dh, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dh, caches[i - 1])
+        for i in range(1, L + 1):
+            grads[f"W{i}"] += self.reg * self.params[f"W{i}"]
+        ### END SOLUTION
+        return loss, grads
