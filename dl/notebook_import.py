@@ -1,0 +1,227 @@
+"""Import the graded work of a notebook as a module, and the cell extraction the grader shares.
+
+A later notebook reuses a student's earlier work with::
+
+    from dl.notebook_import import import_notebook
+    fc = import_notebook("FullyConnectedNets.ipynb")
+    model = fc.FullyConnectedNet([100, 100])
+
+Only code cells that define graded units (and the cells they need: imports and provided code)
+are executed, never training runs or plots. Cells are found by their metadata (``metadata.dl``
+written by ``dl-course build``, or nbgrader's ``grade_id``) and, when a front end dropped the
+metadata (Colab and VS Code do), by the names the unit defines, which the notebook's own
+metadata lists (``metadata.dl.units``). Duplicated cells resolve to the last one in the notebook,
+as re-running them in a kernel would.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+
+
+class NotebookImportError(ImportError):
+    """A notebook cannot be read, or a unit's cell is missing or broken. The message says which."""
+
+
+def read_notebook(path: str | os.PathLike) -> dict:
+    """Read an ``.ipynb`` file as a dict, with errors that name the file and the problem.
+
+    Raises ``NotebookImportError`` for a missing file, a file over 50 MiB, bytes that are not
+    UTF-8, invalid JSON, or JSON that is not an nbformat 4 notebook.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotebookImportError(f"notebook {path} does not exist")
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise NotebookImportError(f"notebook {path} is {path.stat().st_size / 2**20:.0f} MiB, over the 50 MiB limit; clear its outputs and save it again")
+    try:
+        nb = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NotebookImportError(f"notebook {path} is not UTF-8 text (byte {exc.start}); save it again from Jupyter") from exc
+    except json.JSONDecodeError as exc:
+        raise NotebookImportError(f"notebook {path} is not valid JSON ({exc.msg} at line {exc.lineno}); was it saved completely?") from exc
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or nb.get("nbformat") != 4:
+        raise NotebookImportError(f"{path} is not an nbformat 4 notebook (nbformat={nb.get('nbformat') if isinstance(nb, dict) else None!r})")
+    return nb
+
+
+def cell_source(cell: Mapping) -> str:
+    """The source of a notebook cell as one string (nbformat allows a string or a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _cell_meta(cell: Mapping) -> tuple[dict, dict]:
+    meta = cell.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    dl, nbg = meta.get("dl"), meta.get("nbgrader")
+    return (dl if isinstance(dl, dict) else {}), (nbg if isinstance(nbg, dict) else {})
+
+
+def cell_role(cell: Mapping) -> str | None:
+    """The role the build gave a cell (``setup``, ``provide``, ``unit``, ``check``, ...), if kept."""
+    dl, _ = _cell_meta(cell)
+    return dl.get("role")
+
+
+def cell_unit(cell: Mapping) -> str | None:
+    """The grade id of the unit a code cell answers, from ``metadata.dl`` or nbgrader's grade_id."""
+    dl, nbg = _cell_meta(cell)
+    if dl.get("unit") and dl.get("role", "unit") == "unit":
+        return dl["unit"]
+    if nbg.get("solution") and not nbg.get("grade") and nbg.get("grade_id"):
+        return nbg["grade_id"]
+    return None
+
+
+def defined_names(source: str) -> set[str]:
+    """Names a cell defines at top level (functions, classes, assignments); empty if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def import_statements(source: str) -> str:
+    """Only the top-level ``import`` / ``from ... import`` statements of a cell, as source.
+
+    Used to take what graded code needs from a setup cell without loading data or plotting.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    return "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+
+
+@dataclass
+class UnitCell:
+    """Where a unit's code was found: the cell's source, its index, and how it was matched."""
+
+    source: str
+    index: int
+    matched_by: str  # "metadata" or "names"
+    duplicates: int = 0  # other cells that matched too (the last one wins)
+
+
+@dataclass
+class Extraction:
+    """Result of :func:`find_unit_cells`: found units, and a message for each one not found."""
+
+    cells: dict[str, UnitCell] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def find_unit_cells(nb: Mapping, units: Mapping[str, Sequence[str]], notebook_name: str = "the notebook") -> Extraction:
+    """Find the code cell of each unit: by metadata first, else by the names it must define.
+
+    Inputs:
+    - nb: a notebook dict (see :func:`read_notebook`).
+    - units: maps a grade id to the names its cell defines (e.g. ``{"a1-fc-adam": ["adam"]}``).
+    - notebook_name: used in messages.
+
+    A cell found by metadata is used even if it no longer defines the names (the grader then
+    reports the missing name). Among several candidates, the last one in the notebook wins.
+    """
+    code_cells = [(i, c) for i, c in enumerate(nb.get("cells", [])) if isinstance(c, dict) and c.get("cell_type") == "code"]
+    result = Extraction()
+    for grade_id, names in units.items():
+        by_meta = [(i, c) for i, c in code_cells if cell_unit(c) == grade_id]
+        if by_meta:
+            i, c = by_meta[-1]
+            result.cells[grade_id] = UnitCell(cell_source(c), i, "metadata", len(by_meta) - 1)
+            continue
+        wanted = set(names)
+        by_names = [(i, c) for i, c in code_cells if wanted and wanted <= defined_names(cell_source(c))]
+        if by_names:
+            i, c = by_names[-1]
+            result.cells[grade_id] = UnitCell(cell_source(c), i, "names", len(by_names) - 1)
+        else:
+            shown = ", ".join(f"`{n}`" for n in names) or "its code"
+            result.missing[grade_id] = f"no cell of {notebook_name} defines {shown} (unit {grade_id})"
+    return result
+
+
+def execute_cells(module_name: str, cells: Iterable[tuple[str, str]], filename: str) -> tuple[types.ModuleType, dict[str, str]]:
+    """Execute ``(label, source)`` pairs in order into a fresh module; one failure does not stop the rest.
+
+    Returns the module and ``{label: error message}`` for the cells that raised.
+    """
+    module = types.ModuleType(module_name)
+    module.__file__ = filename
+    errors: dict[str, str] = {}
+    for label, source in cells:
+        try:
+            exec(compile(source, f"{filename} [{label}]", "exec"), module.__dict__)
+        except Exception as exc:  # a student's cell may raise anything; report it and go on
+            errors[label] = f"{type(exc).__name__}: {exc}"
+    return module, errors
+
+
+def import_notebook(path: str | os.PathLike, units: Mapping[str, Sequence[str]] | None = None) -> types.ModuleType:
+    """Import the graded units of a notebook (and the imports and provided code they need).
+
+    Inputs:
+    - path: the ``.ipynb`` file, e.g. ``"FullyConnectedNets.ipynb"`` next to the current notebook.
+    - units: grade id -> names each unit defines; default: the list the build stored in the
+      notebook's metadata.
+
+    Returns a module whose attributes are the notebook's definitions. Raises
+    ``NotebookImportError`` naming the notebook and the unit when a unit's cell is missing or
+    raises while it is defined.
+    """
+    path = Path(path)
+    nb = read_notebook(path)
+    meta = nb.get("metadata", {}).get("dl", {}) if isinstance(nb.get("metadata"), dict) else {}
+    if units is None:
+        units = meta.get("units")
+        if not isinstance(units, dict) or not units:
+            raise NotebookImportError(f"{path.name} lists no graded units in its metadata; pass units={{grade_id: [names]}}")
+    found = find_unit_cells(nb, units, path.name)
+    if found.missing:
+        details = "; ".join(found.missing.values())
+        raise NotebookImportError(f"{details}. Complete it in {path.name} and save the notebook.")
+
+    provided = set(meta.get("provided", []))
+    unit_indices = {u.index for u in found.cells.values()}
+    first_unit = min(unit_indices, default=0)
+    cells: list[tuple[int, str, str]] = []
+    for i, cell in enumerate(nb["cells"]):
+        if i in unit_indices or not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell_source(cell)
+        role = cell_role(cell)
+        if role == "provide" or (role is None and provided & defined_names(source)):
+            cells.append((i, f"provided cell {i}", source))
+        elif role == "setup" or (role is None and i < first_unit):
+            imports = import_statements(source)
+            if imports:
+                cells.append((i, f"imports of cell {i}", imports))
+    for grade_id, unit in found.cells.items():
+        cells.append((unit.index, grade_id, unit.source))
+    cells.sort(key=lambda t: t[0])
+
+    module_name = f"notebook_{path.stem}"
+    module, errors = execute_cells(module_name, [(label, src) for _, label, src in cells], str(path))
+    broken = {label: err for label, err in errors.items() if label in units}
+    if broken:
+        details = "; ".join(f"{label}: {err}" for label, err in broken.items())
+        raise NotebookImportError(f"running the graded cells of {path.name} failed ({details}); fix them there and save the notebook")
+    sys.modules[module_name] = module  # a fresh import replaces an older one
+    return module

@@ -1,0 +1,104 @@
+"""dl.notebook_import: reading notebooks, finding unit cells, importing a notebook's graded work."""
+import json
+
+import nbformat
+import pytest
+
+from dl.notebook_import import (
+    NotebookImportError,
+    defined_names,
+    find_unit_cells,
+    import_notebook,
+    import_statements,
+    read_notebook,
+)
+
+UNITS = {"t-double": ["double"], "t-Scaler": ["Scaler"]}
+
+
+def make_notebook(path, cells, units=UNITS, provided=("helper",)):
+    """A notebook shaped like the build's output: setup, provided, unit cells, other cells."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["dl"] = {"units": units, "provided": list(provided)}
+    for kind, source, meta in cells:
+        cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+        cell.metadata.update(meta)
+        nb.cells.append(cell)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def unit(gid):
+    return {"dl": {"role": "unit", "unit": gid}, "nbgrader": {"grade_id": gid, "solution": True, "grade": False}}
+
+
+STANDARD = [
+    ("code", "import math\nimport numpy as np\nDATA = np.load('missing.npy')  # setup work is never run", {"dl": {"role": "setup"}}),
+    ("code", "def helper(x):\n    return 2 * x", {"dl": {"role": "provide"}}),
+    ("md", "Write `double`.", {}),
+    ("code", "def double(x):\n    return helper(x)", unit("t-double")),
+    ("code", "print(double(3))\nraise RuntimeError('a check cell is never run')", {"dl": {"role": "check"}}),
+    ("code", "class Scaler:\n    def __init__(self, k):\n        self.k = k\n    def __call__(self, x):\n        return math.floor(self.k * x)", unit("t-Scaler")),
+]
+
+
+def test_imports_units_with_their_imports_and_provided_code(tmp_path):
+    module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", STANDARD))
+    assert module.double(4) == 8
+    assert module.Scaler(2.5)(1) == 2
+    assert not hasattr(module, "DATA")
+
+
+def test_metadata_stripped_falls_back_to_names(tmp_path):
+    stripped = [(k, s, {}) for k, s, _ in STANDARD]
+    module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", stripped))
+    assert module.double(5) == 10 and module.Scaler(3)(1) == 3
+
+
+def test_duplicated_cells_resolve_to_the_last(tmp_path):
+    cells = STANDARD + [("code", "def double(x):\n    return 3 * x", unit("t-double"))]
+    nb = read_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+    found = find_unit_cells(nb, UNITS, "Nb.ipynb")
+    assert found.cells["t-double"].duplicates == 1
+    assert import_notebook(tmp_path / "Nb.ipynb").double(1) == 3
+
+
+def test_missing_unit_names_notebook_and_unit(tmp_path):
+    cells = [c for c in STANDARD if "class Scaler" not in c[1]]
+    path = make_notebook(tmp_path / "Nb.ipynb", cells)
+    with pytest.raises(NotebookImportError, match=r"no cell of Nb.ipynb defines `Scaler` \(unit t-Scaler\).*Complete it in Nb.ipynb"):
+        import_notebook(path)
+
+
+def test_broken_unit_cell_is_reported(tmp_path):
+    cells = STANDARD[:3] + [("code", "def double(x):\n    return x\n1 / 0", unit("t-double"))] + STANDARD[4:]
+    with pytest.raises(NotebookImportError, match="t-double: ZeroDivisionError"):
+        import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\xff\xfe not utf8", "not UTF-8"),
+        (b'{"cells": [', "not valid JSON"),
+        (json.dumps({"cells": [], "nbformat": 3}).encode(), "not an nbformat 4 notebook"),
+        (b"[1, 2]", "not an nbformat 4 notebook"),
+    ],
+)
+def test_unreadable_notebooks_give_clear_errors(tmp_path, content, message):
+    path = tmp_path / "Bad.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(NotebookImportError, match=message):
+        read_notebook(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(NotebookImportError, match="does not exist"):
+        read_notebook(tmp_path / "Nope.ipynb")
+
+
+def test_defined_names_and_import_statements():
+    source = "import numpy as np\nfrom math import pi\nx = 1\ndef f():\n    import os\nclass C: pass\nprint(x)"
+    assert defined_names(source) == {"x", "f", "C"}
+    assert import_statements(source) == "import numpy as np\nfrom math import pi"
+    assert defined_names("def broken(:") == set()
