@@ -5,6 +5,7 @@ import torch
 
 from dl.gradcheck import eval_numerical_gradient, rel_error
 from dl.models import FullyConnectedNet
+from dl.models.fc_net import load_fc_net, save_fc_net
 
 
 @pytest.mark.parametrize("hidden_dims", [[], [7], [6, 4], [5, 5, 5], [3, 8, 2, 6]])
@@ -88,7 +89,35 @@ def test_inputs_are_cast_to_dtype():
 
 
 def test_bad_options_are_rejected():
-    with pytest.raises(ValueError, match="normalization must be one of"):
+    with pytest.raises(ValueError, match="normalization must be None, .batchnorm. or .layernorm."):
         FullyConnectedNet([4], normalization="groupnorm")
     with pytest.raises(ValueError, match="dropout_keep_ratio"):
         FullyConnectedNet([4], dropout_keep_ratio=0.0)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    np.random.seed(3)
+    model = FullyConnectedNet([7, 5], input_dim=6, num_classes=4, weight_scale=0.3, dtype=np.float64)
+    model.params["b2"] += 0.25
+    save_fc_net("best", model, directory=tmp_path)
+    loaded = load_fc_net("best", directory=tmp_path)
+    X = np.random.randn(3, 6)
+    np.testing.assert_array_equal(loaded.loss(X), model.loss(X))
+    assert loaded.dtype == np.float64
+
+
+def test_load_rejects_tampered_artifacts(tmp_path):
+    import json
+
+    model = FullyConnectedNet([3], input_dim=4, num_classes=2)
+    save_fc_net("m", model, directory=tmp_path)
+    meta_path = tmp_path / "m.json"
+    info = json.loads(meta_path.read_text())
+    info["meta"]["hidden_dims"] = [5]
+    meta_path.write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="W1 has shape"):
+        load_fc_net("m", directory=tmp_path)
+    info["meta"]["hidden_dims"] = [-1]
+    meta_path.write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="malformed architecture"):
+        load_fc_net("m", directory=tmp_path)
