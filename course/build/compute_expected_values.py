@@ -1,0 +1,159 @@
+"""Replace each ``reference_value(<expr>)`` in a check cell by the literal value of ``<expr>``.
+
+A check cell is executed once, at build time, in a fresh namespace holding what the reference
+solution needs and nothing else: the import statements of the notebook's setup and plain code
+cells (never their data loading or training), its provided cells and the answer cells of its code
+units with their reference bodies. Each ``reference_value(...)`` call records the value of its
+argument; the call's text is then replaced by :func:`course.build.literals.to_literal` of it,
+found by the call's position in the ``ast``, so the rest of the cell is left exactly as written.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import copy
+import io
+
+from nbformat import NotebookNode
+
+from course.build.context import BuildContext, BuildError, dl_meta, role
+from course.build.literals import LiteralError, to_literal
+from dl.notebook_import import import_statements
+
+MARKER = "reference_value"
+_RECORD = "__dl_build_record__"
+
+
+def compute_expected_values(nb: NotebookNode, ctx: BuildContext) -> NotebookNode:
+    for index, cell in enumerate(nb.cells):
+        if role(cell) == "check" and MARKER in cell.source:
+            namespace = reference_namespace(nb, ctx)
+            cell.source = substitute_reference_values(cell.source, namespace, ctx.where(index))
+    return nb
+
+
+def reference_namespace(nb: NotebookNode, ctx: BuildContext) -> dict:
+    """A fresh ``__main__``-like namespace with the notebook's imports, provided code and reference units."""
+    namespace: dict = {"__name__": "__main__"}
+    for index, cell in enumerate(nb.cells):
+        r = role(cell)
+        if cell.cell_type != "code":
+            continue
+        if r in ("setup", "code"):
+            code, what = import_statements(cell.source), "the import statements of"
+        elif r == "provide" or (r == "unit" and ctx.notebook.unit(dl_meta(cell)["unit"]).reference is not None):
+            code, what = cell.source, "the reference code of"
+        else:
+            continue
+        try:
+            exec(compile(code, f"{ctx.where(index)}", "exec"), namespace)
+        except Exception as exc:  # any error of the reference code is reported with its cell
+            raise BuildError(f"{ctx.where(index)}: running {what} this cell to compute expected values failed: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    return namespace
+
+
+def substitute_reference_values(source: str, namespace: dict, where: str) -> str:
+    """Run ``source`` in ``namespace`` and return it with every ``reference_value(expr)`` replaced.
+
+    Raises ``BuildError`` (naming ``where`` and the line in the cell) when the cell does not
+    parse, a call is malformed or nested, a call never runs or gives different values on
+    different runs (in a loop), the cell raises, or a value cannot be written as a literal.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise BuildError(f"{where}: line {exc.lineno} of the check cell does not parse ({exc.msg})") from exc
+    calls = _find_calls(tree, where)
+    tight = _operands(tree)  # before the calls are rewritten for recording
+    values: dict[int, list] = {i: [] for i in range(len(calls))}
+
+    def record(i: int, value):
+        values[i].append(copy.deepcopy(value))  # the cell may change the object afterwards
+        return value
+
+    namespace[_RECORD] = record
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(_Recorder(calls).visit(tree), where, "exec"), namespace)
+    except Exception as exc:  # the check cell's own failure, reported with its location
+        raise BuildError(f"{where}: the check cell raised {type(exc).__name__}: {exc} while computing its "
+                         "expected values with the reference; check cells must be self-contained "
+                         "(seed and build their inputs) and use only imports, provided and graded code") from exc
+
+    lines = source.splitlines(keepends=True)
+    replacements = []
+    for i, call in enumerate(calls):
+        line = f"{where}, line {call.lineno} of the cell"
+        if not values[i]:
+            raise BuildError(f"{line}: reference_value(...) never ran; move it out of the branch that is skipped")
+        first = lines[call.lineno - 1]
+        indent = first[:len(first) - len(first.lstrip())]
+        try:
+            literals = {to_literal(v, indent) for v in values[i]}
+        except LiteralError as exc:
+            raise BuildError(f"{line}: cannot write the value of reference_value(...) into the notebook: {exc}") from exc
+        if len(literals) > 1:
+            raise BuildError(f"{line}: reference_value(...) ran {len(values[i])} times with different values "
+                             "(in a loop?); compute one value per call")
+        literal = literals.pop()
+        if literal.startswith("-") and id(call) in tight:
+            literal = f"({literal})"  # -1.0 ** 2 would not mean (-1.0) ** 2
+        replacements.append((call, literal))
+
+    for call, literal in sorted(replacements, key=lambda r: (r[0].lineno, r[0].col_offset), reverse=True):
+        start = _offset(lines, call.lineno, call.col_offset)
+        end = _offset(lines, call.end_lineno, call.end_col_offset)
+        text = "".join(lines)
+        lines = (text[:start] + literal + text[end:]).splitlines(keepends=True)
+    return "".join(lines)
+
+
+def _find_calls(tree: ast.Module, where: str) -> list[ast.Call]:
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == MARKER]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == MARKER and not any(node is c.func for c in calls):
+            raise BuildError(f"{where}, line {node.lineno} of the cell: reference_value is only valid as a call, "
+                             "reference_value(<expression>)")
+    for call in calls:
+        if len(call.args) != 1 or call.keywords or isinstance(call.args[0], ast.Starred):
+            raise BuildError(f"{where}, line {call.lineno} of the cell: reference_value takes exactly one "
+                             "expression, reference_value(<expression>)")
+        inner = [n for n in ast.walk(call.args[0]) if n in calls]
+        if inner:
+            raise BuildError(f"{where}, line {inner[0].lineno} of the cell: reference_value(...) inside another "
+                             "reference_value(...); use one call")
+    return sorted(calls, key=lambda c: (c.lineno, c.col_offset))
+
+
+def _operands(tree: ast.Module) -> set[int]:
+    """ids of the nodes that are operands of an operator, attribute access or subscript."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp):
+            found |= {id(node.left), id(node.right)}
+        elif isinstance(node, ast.UnaryOp):
+            found.add(id(node.operand))
+        elif isinstance(node, (ast.Attribute, ast.Subscript)):
+            found.add(id(node.value))
+    return found
+
+
+class _Recorder(ast.NodeTransformer):
+    """Rewrites call number i, ``reference_value(expr)``, into ``__dl_build_record__(i, expr)``."""
+
+    def __init__(self, calls: list[ast.Call]):
+        self.index = {id(c): i for i, c in enumerate(calls)}
+
+    def visit_Call(self, node: ast.Call):
+        self.generic_visit(node)
+        if id(node) not in self.index:
+            return node
+        new = ast.Call(ast.Name(_RECORD, ast.Load()), [ast.Constant(self.index[id(node)]), node.args[0]], [])
+        return ast.fix_missing_locations(ast.copy_location(new, node))
+
+
+def _offset(lines: list[str], lineno: int, col: int) -> int:
+    """Character offset in the joined text of (1-based line, UTF-8 byte column) as ``ast`` reports it."""
+    before = sum(len(line) for line in lines[:lineno - 1])
+    return before + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8"))

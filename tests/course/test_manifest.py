@@ -1,0 +1,82 @@
+"""course.manifest: loading the real and a tiny manifest, and every validation error naming key and fix."""
+import pytest
+
+from autograder.units import Question, Unit
+from course.manifest import ManifestError, load_manifest
+from tests.course.conftest import MANIFEST, REPO, write_course
+
+
+def test_real_manifest_loads_into_units_and_questions():
+    course = load_manifest(REPO)
+    fc = course.notebooks["FullyConnectedNets"]
+    assert fc.assignment == "a1" and not fc.planned
+    assert all(isinstance(u, Unit) for u in fc.units) and all(isinstance(q, Question) for q in fc.questions)
+    assert fc.unit("a1-fc-affine_forward").reference == "dl.layers:affine_forward"
+    assert fc.source.as_posix() == "course/a1/FullyConnectedNets.py"
+    assert course.notebooks["Dropout"].planned
+    assert course.assignments["a2"].reveals == ["a1"]
+    assert [nb.name for nb in course.built_notebooks()] == ["FullyConnectedNets"]
+
+
+def test_tiny_manifest(course):
+    assert course.id == "tiny"
+    assert [u.grade_id for u in course.notebooks["Tiny"].units] == ["t1-tiny-relu_forward", "t1-tiny-affine_forward", "t1-tiny-best"]
+    assert course.notebooks["Tiny"].unit("t1-tiny-best").artifact == "t1_best"
+    assert course.notebooks["Tiny"].questions == [Question("t1-tiny-q1", 1)]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('grade_id = "t1-tiny-relu_forward"', 'grade_id = "t1 tiny/relu"',
+     r"\[\[notebooks.Tiny.units\]\] #1 has grade_id \"t1 tiny/relu\" with characters other than letters, digits, '_' and '-'; rename it"),
+    ('grade_id = "t1-tiny-affine_forward"', 'grade_id = "t1-tiny-relu_forward"',
+     r'reuses grade_id "t1-tiny-relu_forward" .*grade ids must be unique'),
+    ('artifact = "t1_best"', 'artifact = "t1_best"\nreference = "dl.layers:relu_forward"',
+     r"#3 \(grade_id \"t1-tiny-best\"\) needs exactly one of reference = .* and artifact"),
+    ('reference = "dl.layers:relu_forward"', 'reference = "dl.layers:relu_fwd"',
+     r'does not resolve: module dl.layers has no "relu_fwd"; fix the reference'),
+    ('reference = "dl.layers:relu_forward"', 'reference = "numpy:maximum"',
+     r"outside the dl package"),
+    ('reference = "dl.layers:relu_forward"', 'reference = "dl.layers.relu_forward"',
+     r'is not "module:name" of a top-level object; write e.g. reference = "dl.layers:affine_forward"'),
+    ('reference = "dl.layers:relu_forward"', 'reference = "dl.layers:np"',
+     r'has reference "dl.layers:np" naming a module; a unit\'s reference is a function or class'),
+    ('reference = "dl.layers:relu_forward"', 'reference = "dl.artifacts:Path"',
+     r'has reference "dl.artifacts:Path" to an object defined in pathlib, not in dl'),
+    ('reveals = ["t1"]', 'reveals = ["t0"]', r'\[assignments.t2\] reveals "t0", which is not an assignment; known: t1, t2'),
+    ('notebooks = ["Later"]', 'notebooks = ["Later", "Tiny"]', r"\[notebooks.Tiny\] is listed by assignments t1, t2; list it in the notebooks of exactly one"),
+    ('notebooks = ["Later"]', 'notebooks = []', r"\[notebooks.Later\] is listed by no assignment"),
+    ('short = "tiny"', 'short = "tiny"\nplaned = true', r'\[notebooks.Tiny\] has an unknown key "planed"; allowed keys are'),
+    ('points = 4', 'points = "four"', r"needs points = <a number >= 0>"),
+])
+def test_validation_errors_name_file_key_and_fix(tmp_path, old, new, message):
+    assert old in MANIFEST
+    write_course(tmp_path, MANIFEST.replace(old, new, 1))
+    with pytest.raises(ManifestError, match=r"course/manifest.toml: .*" + message):
+        load_manifest(tmp_path)
+
+
+def test_missing_source_of_a_notebook_that_is_not_planned(tmp_path):
+    write_course(tmp_path, sources={"t1/Tiny": "# %%\n"})
+    with pytest.raises(ManifestError, match=r"\[notebooks.Later\] has no source file course/t2/Later.py; write it, or mark the notebook planned = true"):
+        load_manifest(tmp_path)
+
+
+def test_planned_notebook_needs_no_source_and_no_resolvable_reference(tmp_path):
+    manifest = MANIFEST.replace('short = "later"', 'short = "later"\nplanned = true').replace(
+        "dl.layers:softmax_loss", "dl.future:not_written_yet")
+    write_course(tmp_path, manifest, sources={"t1/Tiny": "# %%\n"})
+    assert load_manifest(tmp_path).notebooks["Later"].planned
+
+
+def test_all_problems_are_reported_together(tmp_path):
+    write_course(tmp_path, MANIFEST.replace('reveals = ["t1"]', 'reveals = ["t2"]').replace('short = "tiny"', 'short = "t iny"'))
+    with pytest.raises(ManifestError, match=r"2 problem\(s\)(.|\n)*short = (.|\n)*reveals itself"):
+        load_manifest(tmp_path)
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    with pytest.raises(ManifestError, match="course/manifest.toml: not found"):
+        load_manifest(tmp_path)
+    write_course(tmp_path, "[course\nid=")
+    with pytest.raises(ManifestError, match="not valid TOML"):
+        load_manifest(tmp_path)

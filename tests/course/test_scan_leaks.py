@@ -1,0 +1,53 @@
+"""scan_leaks: markers, hidden tests and unrevealed reference bodies anywhere under release/ are caught."""
+import inspect
+import json
+
+import pytest
+
+import dl.layers
+from course.build.scan_leaks import normalize, scan_leaks
+from course.build.stub_solutions import stub_solutions
+
+
+@pytest.fixture
+def clean_release(tmp_path, course):
+    """release/t1 and release/t2 with the student dl (no nbgrader: the scan is what is tested)."""
+    for assignment in ("t1", "t2"):
+        for path, text in stub_solutions(course, assignment).items():
+            target = tmp_path / "release" / assignment / "dl" / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    return tmp_path / "release"
+
+
+def test_a_clean_release_passes(clean_release, course):
+    assert scan_leaks(clean_release, course) == []
+
+
+def test_a_planted_reference_body_is_caught_even_reformatted(clean_release, course):
+    # relu_forward belongs to t1: it may ship in t2 (which reveals t1) but not in t1.
+    planted = "def helper(x):\n    out   = np.maximum(0, x)   # reformatted, with a comment\n\n    cache = x\n    return out\n"
+    (clean_release / "t1" / "notes.py").write_text(planted)
+    (clean_release / "t2" / "notes.py").write_text(planted)
+    (problem,) = scan_leaks(clean_release, course)
+    assert problem.startswith("release/t1/notes.py: contains the solution of t1-tiny-relu_forward (dl/layers.py line ")
+
+
+def test_a_leak_in_a_notebook_cell_is_caught(clean_release, course):
+    source = inspect.getsource(dl.layers.softmax_loss).replace("    ### BEGIN SOLUTION\n", "").replace("    ### END SOLUTION\n", "")
+    nb = {"cells": [{"cell_type": "code", "source": source.splitlines(keepends=True), "outputs": []}], "nbformat": 4}
+    (clean_release / "t2" / "Later.ipynb").write_text(json.dumps(nb, indent=1))
+    (problem,) = scan_leaks(clean_release, course)
+    assert problem.startswith("release/t2/Later.ipynb: contains the solution of t2-later-softmax_loss (dl/layers.py line ")
+
+
+@pytest.mark.parametrize("text", ["### BEGIN SOLUTION", "x = 1  # END SOLUTION", "### BEGIN HIDDEN TESTS", "END HIDDEN TESTS"])
+def test_markers_are_caught_in_any_file(clean_release, course, text):
+    (clean_release / "t1" / "README.txt").write_text(f"hello\n{text}\n")
+    assert scan_leaks(clean_release, course)[0].startswith("release/t1/README.txt: contains")
+
+
+def test_normalize():
+    assert normalize("    out = f(x)  # note") == "out=f(x)"
+    assert normalize('s = "# not a comment"') == 's="#notacomment"'
+    assert normalize("   # only a comment") == ""
