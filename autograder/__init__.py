@@ -1,1 +1,17 @@
-"""Autograder: checks registry, sandboxed runner and reports."""
+"""Autograder: extraction of the student's program, a worker process that runs it, the checks
+registry and reports.
+
+Public entry points:
+
+- :func:`autograder.grade.grade_submission` and :func:`autograder.grade.grade_batch` grade
+  notebooks in a worker process, outputs only (DESIGN.md, "Grading"), and write Gradescope
+  ``results.json`` files and a CSV gradebook (:mod:`autograder.reports`).
+- :func:`autograder.nbgrader_bridge.run_unit_checks` runs the same checks inside a kernel, for
+  the hidden test cells of ``nbgrader autograde``.
+- :data:`autograder.checks.REGISTRY` maps the check names of ``course/manifest.toml`` to check
+  functions; :func:`autograder.manifest.read_units` reads the units from the manifest.
+
+Module map: ``extraction`` (which cells run), ``protocol`` (messages), ``worker`` (runs student
+code), ``runner`` (starts and talks to workers), ``student`` (what checks call), ``checks/``
+(per topic), ``options`` (every limit and its default).
+"""

@@ -1,0 +1,220 @@
+"""Grade submissions: extract the student's program, run the checks of every unit, write reports.
+
+Student code runs only in a worker process (:mod:`autograder.runner`); every expected value is
+computed here, and the worker only ever sends back the outputs of the student's functions
+(DESIGN.md, "Grading"). One worker serves all units of a submission; it is restarted after a
+timeout or a crash, which fails only the unit that caused it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from autograder.checks import CheckContext, run_checks
+from autograder.checks.fc_net import default_data
+from autograder.checks.registry import DataSource
+from autograder.extraction import Program, build_program
+from autograder.options import GradingOptions
+from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
+from autograder.runner import ProgramRunner
+from autograder.student import WorkerFailure
+from autograder.units import Unit
+from dl.notebook_import import NotebookImportError, read_notebook
+
+log = logging.getLogger("autograder")
+NOT_GRADED = "this unit could not be graded automatically; the course staff have been told and will grade it"
+
+
+def grade_submission(
+    submission_nb: str | os.PathLike,
+    release_nb: str | os.PathLike,
+    units: Sequence[Unit],
+    *,
+    artifacts_dir: str | os.PathLike | None = None,
+    timeout: float | None = None,
+    options: GradingOptions | None = None,
+    data: DataSource | None = None,
+    submission_id: str | None = None,
+) -> SubmissionResult:
+    """Grade one submitted notebook.
+
+    Inputs:
+    - submission_nb: the student's ``.ipynb``.
+    - release_nb: the pristine release notebook (setup and provided cells are taken from it).
+    - units: the notebook's graded units (e.g. from :func:`autograder.manifest.read_units`).
+    - artifacts_dir: the submission's saved artifacts; default ``artifacts/`` beside the notebook.
+    - timeout: seconds per request to the student's code (overrides ``options.request_timeout``).
+    - options: limits and seed (:class:`~autograder.options.GradingOptions`).
+    - data: returns the held-out data for accuracy units; default: ``dl.data.get_cifar10_data()``.
+    - submission_id: the name used in reports (default: the notebook's path).
+
+    A corrupt or unreadable submission gives every unit 0 with a message; problems in the
+    student's code cost only the units they touch. Raises for problems of the grading setup
+    (an unreadable release notebook, a worker that cannot start).
+    """
+    options = options or GradingOptions()
+    if timeout is not None:
+        options = replace(options, request_timeout=timeout)
+    started = time.perf_counter()
+    release_path, submission_path = Path(release_nb), Path(submission_nb)
+    release = read_notebook(release_path)
+    result = SubmissionResult(submission_id or str(submission_path), release_path.name)
+    try:
+        submission = read_notebook(submission_path)
+    except NotebookImportError as exc:
+        reason = str(exc).replace(str(submission_path), submission_path.name)  # no grader paths in feedback
+        result.error = f"Your notebook could not be read, so no unit could be graded: {reason}"
+        result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", result.error) for u in units]
+        result.wall_time = time.perf_counter() - started
+        return result
+
+    program = build_program(release, submission, units, release_path.name)
+    context_dir = Path(artifacts_dir) if artifacts_dir is not None else submission_path.parent / "artifacts"
+    names = [name for unit in units for name in unit.names]
+    runner = ProgramRunner(program, names, options) if names else None
+    try:
+        for unit in units:
+            context = CheckContext(unit=unit, artifacts_dir=context_dir, data=data)
+            result.units.append(_grade_unit(unit, program, runner, context, options, result.instructor_log))
+    finally:
+        if runner is not None:
+            result.instructor_log.extend(runner.instructor_notes)
+            runner.close()
+    result.wall_time = time.perf_counter() - started
+    return result
+
+
+def _grade_unit(unit: Unit, program: Program, runner: ProgramRunner | None, context: CheckContext,
+                options: GradingOptions, instructor_log: list[str]) -> UnitResult:
+    started = time.perf_counter()
+    notes = [program.notes[unit.grade_id]] if unit.grade_id in program.notes else []
+
+    def done(status: str, fraction: float, message: str) -> UnitResult:
+        message = f"{message} (Note: {'; '.join(notes)}.)" if notes else message
+        score = round(unit.points * fraction, 4)
+        return UnitResult(unit.grade_id, score, unit.points, status, message, round(time.perf_counter() - started, 3))
+
+    if not unit.names:  # an artifact unit: no student code runs
+        student = None
+    elif unit.grade_id in program.missing:
+        return done("failed", 0.0, f"{program.missing[unit.grade_id]}, so it could not be graded")
+    else:
+        runner.start_unit()
+        try:
+            runner.ensure_loaded()
+        except WorkerFailure as exc:
+            return done("error", 0.0, f"your code could not be loaded for grading: {exc}")
+        cell = program.unit_cell(unit.grade_id)
+        cell_error = runner.cell_errors.get(cell.label) if cell else None
+        undefined = [name for name in unit.names if name not in runner.defined]
+        if undefined:
+            raised = f"; running it gave {cell_error}" if cell_error else ""
+            return done("failed", 0.0, f"`{undefined[0]}` is not defined after running {cell.label if cell else 'your cells'}{raised}")
+        if cell_error:
+            notes.append(f"running {cell.label} gave {cell_error}")
+        student = runner.student()
+    try:
+        outcome = run_checks(unit, student, context, options.seed)
+    except WorkerFailure as exc:  # the worker was killed; the next unit starts a fresh one
+        runner.discard()
+        return done("error", 0.0, f"grading stopped: {exc}")
+    except Exception:  # a grader bug or missing grading data: contained to this unit, traceback for the staff
+        instructor_log.append(f"unit {unit.grade_id} could not be graded:\n{traceback.format_exc()}")
+        if student is not None:
+            runner.discard()  # its state is unknown after the failure
+        return done("error", 0.0, NOT_GRADED)
+    return done(outcome.status, outcome.score, outcome.message)
+
+
+# --------------------------------------------------------------------------------------------
+# Batches
+
+
+def _submission_ids(submissions: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]) -> dict[str, Path]:
+    """Report id -> notebook path; ids from a plain list are the notebooks' folder names."""
+    if isinstance(submissions, Mapping):
+        pairs = [(str(key), Path(path)) for key, path in submissions.items()]
+    else:
+        pairs = [(Path(path).resolve().parent.name, Path(path)) for path in submissions]
+    ids: dict[str, Path] = {}
+    for key, path in pairs:
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "submission"
+        if safe in ids:
+            raise ValueError(f"two submissions would be reported as {safe!r} ({ids[safe]} and {path}); pass a mapping id -> path")
+        ids[safe] = path
+    return ids
+
+
+def _load_once(data: DataSource | None) -> DataSource | None:
+    """The data source, called at most once (thread-safe), so a batch loads held-out data once."""
+    data = data or default_data
+    lock, cache = threading.Lock(), []
+
+    def load():
+        with lock:
+            if not cache:
+                cache.append(data())
+            return cache[0]
+    return load
+
+
+def grade_batch(
+    submissions: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
+    release_nb: str | os.PathLike,
+    units: Sequence[Unit],
+    *,
+    out_dir: str | os.PathLike,
+    timeout: float | None = None,
+    options: GradingOptions | None = None,
+    data: DataSource | None = None,
+    jobs: int = 1,
+) -> list[SubmissionResult]:
+    """Grade many submissions; write ``<out_dir>/<id>/results.json``, ``grades.csv`` and ``grading.log``.
+
+    ``submissions`` maps report ids to notebooks, or lists notebooks (ids: their folder names).
+    Artifacts are read from ``artifacts/`` beside each notebook. ``jobs`` submissions are graded
+    at once. A submission whose grading fails for any reason gets 0 on every unit and a message;
+    its traceback goes to ``grading.log`` (for the staff only), and the batch goes on.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = _submission_ids(submissions)
+    data = _load_once(data)
+    handler = logging.FileHandler(out / "grading.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.INFO)
+
+    def grade_one(item: tuple[str, Path]) -> SubmissionResult:
+        key, path = item
+        try:
+            result = grade_submission(path, release_nb, units, timeout=timeout, options=options, data=data, submission_id=key)
+        except Exception:  # the batch boundary: one broken submission never stops the others
+            log.error("submission %s (%s) could not be graded:\n%s", key, path, traceback.format_exc())
+            result = SubmissionResult(key, Path(release_nb).name, error="Your submission could not be graded automatically; "
+                                                                         "the course staff have been told and will grade it.")
+            result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED) for u in units]
+        for entry in result.instructor_log:
+            log.info("submission %s: %s", key, entry)
+        write_results_json(result, out / key / "results.json")
+        log.info("submission %s: %s / %s in %.1f s", key, result.score, result.max_score, result.wall_time)
+        return result
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            results = list(pool.map(grade_one, ids.items()))
+        write_grades_csv(results, units, out / "grades.csv")
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        handler.close()
+    return results

@@ -1,0 +1,35 @@
+"""Every knob of the grader in one place, with its default."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    """Limits and settings of one grading run.
+
+    - request_timeout: seconds the worker has to answer one request (one call of a student
+      function, or one batch of calls for a numerical gradient). A late reply fails the unit.
+    - unit_timeout: seconds all requests of one unit may take together.
+    - cell_timeout: seconds one program cell may take to run when the program is loaded; a cell
+      that takes longer is skipped (its units fail) and the others are loaded again.
+    - start_timeout: seconds the worker process has to start and say it is ready.
+    - memory_mb, cpu_seconds, file_mb: rlimits of the worker (address space, CPU time, size of
+      any file it writes); 0 leaves a limit unset.
+    - max_reply_mb: replies over this size fail the unit.
+    - seed: base seed of the per-check random generators (change it each term to change the
+      hidden inputs).
+    - library_path: a folder put first on the worker's ``sys.path``; point it at the release's
+      folder so that ``import dl`` in student code finds the student edition, not the reference.
+    """
+
+    request_timeout: float = 10.0
+    unit_timeout: float = 60.0
+    cell_timeout: float = 30.0
+    start_timeout: float = 60.0
+    memory_mb: int = 4096
+    cpu_seconds: int = 600
+    file_mb: int = 64
+    max_reply_mb: int = 64
+    seed: int = 20240
+    library_path: str | None = None

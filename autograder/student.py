@@ -1,0 +1,85 @@
+"""The student's program as the checks see it: calls that send inputs and get outputs back.
+
+A check never touches student objects. It asks :class:`Student` to call a function (or a
+stored object's method) with inputs it chose, and gets back plain values: numpy arrays, numbers,
+strings, None and lists/tuples/dicts of these. Objects that must stay with the student code (a
+forward pass's cache, a model) are kept under a :class:`~autograder.protocol.Handle` and passed
+back by name. The same requests go to a sandboxed worker process (:mod:`autograder.runner`) or,
+for ``nbgrader autograde``, to an in-process session (:mod:`autograder.nbgrader_bridge`).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from autograder.protocol import Handle
+
+ALL = "all"
+NOTHING = "none"
+
+
+class StudentError(Exception):
+    """The student's code raised, or returned something a check cannot use; fails a sub-check."""
+
+
+class WorkerFailure(Exception):
+    """No usable reply: a timeout, a crash, or a malformed or oversized reply; fails the unit."""
+
+
+class Student:
+    """Requests about the student's program, sent through ``transport(request) -> reply``."""
+
+    def __init__(self, transport: Callable[[dict], dict]):
+        self._transport = transport
+
+    def call(self, name: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL):
+        """Call the student's ``name(*args, **kwargs)``.
+
+        - store: ``{handle_name: pick}`` keeps parts of the result in the worker (pick: ``"all"``
+          or an index/key of the returned tuple/dict), e.g. ``{"cache": 1}``.
+        - reply: the part of the result to send back: ``"all"``, ``"none"``, an index or key, or
+          a list of those.
+        """
+        return self._call({"name": name}, None, args, kwargs, store, reply)
+
+    def call_method(self, handle: Handle, method: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL):
+        """Call ``method`` of the object stored under ``handle``; see :meth:`call`."""
+        return self._call({"handle": handle.name}, method, args, kwargs, store, reply)
+
+    def map(self, name: str, args: tuple, over: int | str, values: np.ndarray, kwargs: dict | None = None, reply=ALL) -> list:
+        """Call ``name`` once per row of ``values`` (put in place of argument ``over``), in one request."""
+        return self._send(
+            {"op": "map", "target": {"name": name}, "args": list(args), "kwargs": kwargs or {}, "over": over,
+             "values": np.asarray(values), "reply": reply},
+            name,
+        )
+
+    def get_attr(self, handle: Handle, attr: str, reply=ALL):
+        """The attribute ``attr`` of the stored object (e.g. a model's ``params`` dict)."""
+        return self._send({"op": "getattr", "target": {"handle": handle.name}, "name": attr, "reply": reply}, attr)
+
+    def set_item(self, handle: Handle, attr: str | None, key, value) -> None:
+        """``getattr(obj, attr)[key] = value`` on the stored object (``obj[key]`` if attr is None)."""
+        self._send({"op": "setitem", "target": {"handle": handle.name}, "attr": attr, "key": key, "value": value}, f"{attr}[{key!r}]")
+
+    def forget_all(self) -> None:
+        """Drop every stored object."""
+        self._send({"op": "forget"}, "forget")
+
+    def _call(self, target: dict, method, args, kwargs, store, reply):
+        request = {"op": "call", "target": target, "method": method, "args": list(args), "kwargs": kwargs or {},
+                   "store": store or {}, "reply": reply}
+        what = (target.get("name") or target.get("handle")) + (f".{method}" if method else "")
+        return self._send(request, what)
+
+    def _send(self, request: dict, what: str):
+        reply = self._transport(request)
+        if reply.get("ok") is True:
+            return reply.get("value")
+        error = reply.get("error")
+        if not isinstance(error, dict):
+            raise WorkerFailure(f"malformed reply to a request about {what}")
+        if error.get("kind") == "raised":
+            raise StudentError(f"{what} raised {error.get('type')}: {error.get('message')}")
+        raise StudentError(str(error.get("message")))

@@ -1,0 +1,331 @@
+"""The worker: runs a student's program and answers the grader's requests about it.
+
+Started by the grader as ``python -m autograder.worker [limits]`` in a private temporary folder,
+with stdin and stdout as pipes. Before any student code runs, the worker moves those two pipes
+to private file descriptors (the protocol channel, :mod:`autograder.protocol`) and points fd 0
+and fd 1 at ``/dev/null``; ``sys.stdout`` and ``sys.stderr`` become a sink that drops what the
+student prints. A print flood, ``os.write(1, ...)`` or fake results printed by student code can
+therefore never reach the grader.
+
+Requests (dicts; every reply is ``{"ok": True, ...}`` or ``{"ok": False, "error": {"kind",
+"type", "message"}}`` with kind ``raised`` (the student's code raised), ``result`` (it returned
+no tuple or dict to pick items from), ``unsupported`` (it returned something the protocol cannot
+carry) or ``bad_request``):
+
+- ``{"op": "exec", "label", "source"}``: run one program cell in the shared namespace.
+- ``{"op": "defined", "names": [...]}``: which of these names the namespace defines.
+- ``{"op": "call", "target": {"name": n} | {"handle": h}, "method": m?, "args": [...],
+  "kwargs": {...}, "store": {handle: pick}, "reply": pick}``: call a function, a stored object
+  or its method; keep parts of the result under handles; reply with the picked part.
+- ``{"op": "map", ... same as call ..., "over": i | name, "values": array}``: call once per row
+  of ``values``, substituted for positional argument ``i`` (or keyword ``name``); reply with
+  the list of picked results. Numerical gradients send all perturbed inputs this way at once.
+- ``{"op": "getattr", "target", "name", "store", "reply"}`` and
+  ``{"op": "setitem", "target", "attr", "key", "value"}`` (``getattr(obj, attr)[key] = value``).
+- ``{"op": "forget"}``: drop every stored handle.
+
+A pick is ``"all"``, ``"none"``, an index or key of a returned tuple/list/dict, or a list of
+those. The in-process path of :mod:`autograder.nbgrader_bridge` uses the same :class:`Session`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from autograder import protocol
+
+MESSAGE_CHARS = 500
+CELL_FILE_PREFIX = "<cell "
+
+
+def _truncate(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 15] + " ... (truncated)"
+
+
+def _safe_str(obj) -> str:
+    try:
+        return _truncate(str(obj))
+    except BaseException:  # a student's __str__ may raise anything
+        return "<unprintable>"
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """``(type name, message)`` of a student's exception; the message names the line of their cell."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith(CELL_FILE_PREFIX):
+            where = f" (line {frame.lineno} of {frame.filename[len(CELL_FILE_PREFIX):-1]})"
+            break
+    if isinstance(exc, SyntaxError) and exc.filename and exc.filename.startswith(CELL_FILE_PREFIX):
+        where = f" (line {exc.lineno} of {exc.filename[len(CELL_FILE_PREFIX):-1]})"
+    return _truncate(type(exc).__name__, 100), _safe_str(exc) + where
+
+
+class StudentRaised(Exception):
+    """Wraps an exception raised by student code."""
+
+    def __init__(self, exc: BaseException):
+        super().__init__()
+        self.type_name, self.message = describe_exception(exc)
+
+
+class BadResult(Exception):
+    """Student code returned something other than the tuple or dict a request picks items from."""
+
+
+class BadRequest(Exception):
+    """A request the worker cannot serve (unknown name, missing handle, impossible pick)."""
+
+
+def _run_student(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit and anything else the student raises is their error
+        raise StudentRaised(exc) from None
+
+
+def _error(kind: str, type_name: str, message: str) -> dict:
+    return {"ok": False, "error": {"kind": kind, "type": type_name, "message": _truncate(message)}}
+
+
+class Session:
+    """A namespace holding the student's program and the objects stored under handles."""
+
+    def __init__(self, namespace: dict | None = None):
+        self.namespace = namespace if namespace is not None else {"__name__": "student_program"}
+        self.handles: dict[str, object] = {}
+
+    def respond(self, frame: bytes, limits: protocol.Limits = protocol.Limits(max_bytes=2**31)) -> bytes:
+        """Decode a request frame, serve it and encode the reply frame (never raises for student code)."""
+        request = None
+        try:
+            request = protocol.unpack(frame, limits, handles=self.handles, allow_dtypes=True)
+            reply = self.handle(request)
+        except protocol.ProtocolError as exc:
+            reply = _error("bad_request", "ProtocolError", str(exc))
+        try:
+            return protocol.pack(reply)
+        except protocol.UnsupportedValue as exc:
+            what = _describe_target(request)
+            return protocol.pack(_error("unsupported", "UnsupportedValue", f"{what} returned a value the grader cannot receive: {exc}"))
+
+    def handle(self, request: dict) -> dict:
+        op = request.get("op")
+        handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
+        if handler is None:
+            return _error("bad_request", "BadRequest", f"unknown operation {op!r}")
+        try:
+            return handler(request)
+        except StudentRaised as exc:
+            return _error("raised", exc.type_name, exc.message)
+        except BadResult as exc:
+            return _error("result", "BadResult", str(exc))
+        except (BadRequest, KeyError, IndexError, TypeError) as exc:  # a malformed request, not student code
+            return _error("bad_request", type(exc).__name__, str(exc))
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _op_exec(self, request: dict) -> dict:
+        label, source = request["label"], request["source"]
+        try:
+            code = compile(source, f"{CELL_FILE_PREFIX}{label}>", "exec")
+        except SyntaxError as exc:
+            type_name, message = describe_exception(exc)
+            return _error("raised", type_name, message)
+        _run_student(exec, code, self.namespace)
+        return {"ok": True}
+
+    def _op_defined(self, request: dict) -> dict:
+        return {"ok": True, "value": [name for name in request["names"] if name in self.namespace]}
+
+    def _op_call(self, request: dict) -> dict:
+        fn = self._callable(request)
+        result = _run_student(fn, *request.get("args", []), **request.get("kwargs", {}))
+        return self._finish(request, result)
+
+    def _op_map(self, request: dict) -> dict:
+        fn = self._callable(request)
+        over, values = request["over"], request["values"]
+        results = []
+        for row in values:
+            args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
+            if isinstance(over, int):
+                args[over] = row.copy()
+            else:
+                kwargs[over] = row.copy()
+            results.append(_pick(_run_student(fn, *args, **kwargs), request.get("reply", "all"), _describe_target(request)))
+        return {"ok": True, "value": results}
+
+    def _op_getattr(self, request: dict) -> dict:
+        obj = self._target(request["target"])
+        result = _run_student(getattr, obj, request["name"])
+        return self._finish(request, result)
+
+    def _op_setitem(self, request: dict) -> dict:
+        obj = self._target(request["target"])
+        if request.get("attr") is not None:
+            obj = _run_student(getattr, obj, request["attr"])
+        _run_student(_setitem, obj, request["key"], request["value"])
+        return {"ok": True}
+
+    def _op_forget(self, request: dict) -> dict:
+        self.handles.clear()
+        return {"ok": True}
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _target(self, target: dict):
+        if "handle" in target:
+            if target["handle"] not in self.handles:
+                raise BadRequest(f"nothing is stored under {target['handle']!r} (an earlier step failed)")
+            return self.handles[target["handle"]]
+        name = target.get("name")
+        if name not in self.namespace:
+            raise StudentRaised(NameError(f"name {name!r} is not defined"))
+        return self.namespace[name]
+
+    def _callable(self, request: dict):
+        obj = self._target(request["target"])
+        if request.get("method") is not None:
+            return _run_student(getattr, obj, request["method"])
+        return obj
+
+    def _finish(self, request: dict, result) -> dict:
+        what = _describe_target(request)
+        for name, pick in request.get("store", {}).items():
+            self.handles[name] = _pick(result, pick, what)
+        return {"ok": True, "value": _pick(result, request.get("reply", "all"), what)}
+
+
+def _setitem(obj, key, value) -> None:
+    obj[key] = value
+
+
+def _describe_target(request) -> str:
+    if not isinstance(request, dict):
+        return "the call"
+    target = request.get("target") or {}
+    name = target.get("name") or target.get("handle") or "the object"
+    if request.get("method"):
+        return f"{name}.{request['method']}"
+    if request.get("op") == "getattr":
+        return f"{name}.{request.get('name')}"
+    return str(name)
+
+
+def _pick(result, pick, what: str):
+    """The part of ``result`` a request asked for (see the module docstring)."""
+    if pick == "all":
+        return result
+    if pick == "none":
+        return None
+    if isinstance(pick, list):
+        return [_pick(result, p, what) for p in pick]
+    if isinstance(pick, int) and isinstance(result, (tuple, list)):
+        if -len(result) <= pick < len(result):
+            return result[pick]
+        raise BadResult(f"{what} returned {len(result)} items; expected at least {pick + 1}")
+    if isinstance(pick, str) and isinstance(result, dict):
+        if pick in result:
+            return result[pick]
+        raise BadResult(f"{what} returned a dict without the key {pick!r}")
+    expected = "a tuple" if isinstance(pick, int) else "a dict"
+    raise BadResult(f"{what} returned a {type(result).__name__}; expected {expected}")
+
+
+class _Sink:
+    """Stands in for sys.stdout and sys.stderr of student code: counts and drops what it gets."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self):
+        self.dropped = 0
+
+    def write(self, text) -> int:
+        n = len(text) if isinstance(text, str) else 0
+        self.dropped += n
+        return n
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError("output is discarded while grading")
+
+
+def _take_channel() -> tuple[int, int]:
+    """Move the stdin/stdout pipes to private fds and point fds 0 and 1 at /dev/null."""
+    channel_in, channel_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    sys.stdout = sys.stderr = _Sink()
+    return channel_in, channel_out
+
+
+def _apply_limits(memory_mb: int, cpu_seconds: int, file_mb: int) -> list[str]:
+    """Set rlimits on this process where the platform has them; returns the ones not set."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return ["all (no resource module)"]
+    missing = []
+    wanted = {"RLIMIT_CORE": 0}  # no core dumps of student processes
+    for name, value in (("RLIMIT_AS", memory_mb * 2**20), ("RLIMIT_CPU", cpu_seconds), ("RLIMIT_FSIZE", file_mb * 2**20)):
+        if value > 0:  # 0: left unset on purpose
+            wanted[name] = value
+    for name, value in wanted.items():
+        limit = getattr(resource, name, None)
+        if limit is None:
+            missing.append(name)
+            continue
+        try:
+            _, hard = resource.getrlimit(limit)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(limit, (value, hard))
+        except (ValueError, OSError):
+            missing.append(name)
+    return missing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.worker", description="Serve grading requests (started by the grader).")
+    parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--cpu-seconds", type=int, default=0)
+    parser.add_argument("--file-mb", type=int, default=0)
+    args = parser.parse_args(argv)
+    channel_in, channel_out = _take_channel()
+    try:
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing us
+    except (ImportError, AttributeError, ValueError):
+        pass
+    missing = _apply_limits(args.memory_mb, args.cpu_seconds, args.file_mb)
+    session = Session()
+    protocol.write_frame(channel_out, protocol.pack({"ok": True, "ready": True, "pid": os.getpid(), "limits_not_set": missing}))
+    while True:
+        try:
+            frame = protocol.read_frame(channel_in, max_bytes=2**31)
+        except protocol.ChannelClosed:
+            return 0
+        protocol.write_frame(channel_out, session.respond(frame))
+
+
+if __name__ == "__main__":
+    try:
+        status = main()
+    except BaseException:  # the worker itself failed: leave the traceback for the grader's log
+        os.write(2, traceback.format_exc().encode(errors="replace"))
+        os._exit(70)
+    sys.exit(status)

@@ -1,0 +1,80 @@
+"""The checks themselves, against in-process namespaces: comparisons, numerical gradients, odd returns."""
+import numpy as np
+import pytest
+
+from autograder.checks import REGISTRY, CheckContext, check_rng
+from autograder.checks.compare import Tally, mismatch, relative_error, student_numerical_gradient
+from autograder.nbgrader_bridge import in_process_student
+from autograder.student import StudentError
+from dl.gradcheck import eval_numerical_gradient_array
+from dl.layers import affine_forward
+from tests.autograder.notebooks import reference_source, unit
+
+
+UNIT_OF = {"fc_net_params": "a1-fc-FullyConnectedNet", "fc_net_loss": "a1-fc-FullyConnectedNet"}
+
+
+def run(check: str, source: str):
+    """One check against the definitions of ``source``."""
+    namespace = {}
+    exec("import numpy as np\n" + source, namespace)
+    context = CheckContext(unit=unit(UNIT_OF.get(check, f"a1-fc-{check}")))
+    return REGISTRY[check](in_process_student(namespace), check_rng(0, "test", check), context)
+
+
+def test_relative_error_is_measured_against_the_largest_expected_value():
+    expected = np.array([1.0, 1e-12])
+    assert relative_error(expected + [0, 1e-15], expected) == pytest.approx(1e-15)  # an almost-zero element is no trap
+    assert mismatch("out", expected, expected, 1e-7) is None
+    assert "relative error 1.0e-01 > tolerance 1e-07, largest difference at index (0,)" in mismatch("out", expected * 1.1, expected, 1e-7)
+    assert "has shape (3,); expected (2,)" in mismatch("out", np.zeros(3), expected, 1e-7)
+    assert "nan or inf" in mismatch("out", np.array([np.nan, 0.0]), expected, 1e-7)
+    assert "is a str" in mismatch("loss", "2.3", 2.3, 1e-7)
+
+
+def test_numerical_gradient_from_one_batch_equals_dl_gradcheck():
+    rng = np.random.default_rng(1)
+    x, w, b, dout = rng.standard_normal((3, 2, 2)), rng.standard_normal((4, 5)), rng.standard_normal(5), rng.standard_normal((3, 5))
+    batches = []
+
+    def evaluate(stacked):
+        batches.append(stacked.shape)
+        return [affine_forward(row, w, b)[0] for row in stacked]
+
+    ours = student_numerical_gradient(evaluate, x, dout)
+    assert batches == [(2 * x.size, *x.shape)]  # every perturbed input in one request
+    np.testing.assert_array_equal(ours, eval_numerical_gradient_array(lambda xx: affine_forward(xx, w, b)[0], x.copy(), dout))
+    with pytest.raises(StudentError, match="has shape"):
+        student_numerical_gradient(lambda stacked: [np.zeros(2)] * len(stacked), x, dout)
+
+
+def test_a_student_error_fails_the_rest_of_its_case_only():
+    tally = Tally()
+    with tally.case(3, "first case"):
+        tally.add(None)
+        raise StudentError("it raised")
+    with tally.case(1, "second case"):
+        tally.add(None)
+    result = tally.result()
+    assert (tally.passed, tally.total, result.status) == (2, 4, "partial") and result.score == 0.5
+    assert "first case: it raised" in result.message
+
+
+@pytest.mark.parametrize("check, source, words", [
+    ("affine_forward", "def affine_forward(x, w, b):\n    return x.reshape(len(x), -1) @ w + b\n", "returned a ndarray; expected a tuple"),
+    ("softmax_loss", "def softmax_loss(x, y):\n    return 0.0\n", "returned a float; expected a tuple (loss, dx)"),
+    ("fc_net_params", "class FullyConnectedNet:\n    def __init__(self, *a, **k):\n        self.params = [1]\n", "model.params is a list"),
+    ("fc_net_loss", "class FullyConnectedNet:\n    def __init__(self, *a, **k):\n        self.params = {}\n", "model.loss raised AttributeError"),
+    ("sgd_momentum", "def sgd_momentum(w, dw, config=None):\n    return w\n", "expected a tuple (next_w, config)"),
+    ("adam", "def adam(w, dw, config=None):\n    return w - 1e-3 * dw, None\n", "the returned config is a NoneType"),
+])
+def test_odd_return_values_fail_with_a_message_not_a_crash(check, source, words):
+    result = run(check, source)
+    assert result.score < 1 and words in result.message, result.message
+
+
+def test_the_same_seed_gives_the_same_inputs_and_different_units_different_ones():
+    source = reference_source(unit("a1-fc-affine_forward")).replace("out = x.reshape", "out = 1.01 * x.reshape")
+    assert run("affine_forward", source).message == run("affine_forward", source).message
+    a, b = check_rng(1, "a1-fc-rmsprop", "rmsprop").random(), check_rng(1, "a1-fc-adam", "adam").random()
+    assert a != b and a == check_rng(1, "a1-fc-rmsprop", "rmsprop").random()

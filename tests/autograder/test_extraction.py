@@ -1,0 +1,84 @@
+"""Program extraction: which cells run, in which order, and what is reported about each unit."""
+import copy
+
+from autograder.extraction import build_program
+from tests.autograder import notebooks
+from tests.autograder.notebooks import UNITS
+
+
+def program_of(submission, release=None):
+    return build_program(release or notebooks.release_notebook(), submission, UNITS, "FullyConnectedNets.ipynb")
+
+
+def test_program_is_setup_imports_provided_cells_and_unit_cells_in_release_order():
+    program = program_of(notebooks.submission())
+    labels = [c.label for c in program.cells]
+    assert labels[0].startswith("imports of setup cell")
+    setup = program.cells[0].source
+    assert "import numpy as np" in setup and "get_cifar10_data()" not in setup and "setup_notebook()" not in setup
+    provided = [c for c in program.cells if c.label.startswith("provided cell")]
+    assert len(provided) == 1 and "def affine_relu_forward" in provided[0].source
+    units = [c.units[0] for c in program.cells if c.units]
+    assert units == [u.grade_id for u in UNITS if u.names]
+    assert labels.index(provided[0].label) == labels.index(next(c.label for c in program.cells if "a1-fc-softmax_loss" in c.units)) - 1
+    assert not program.missing and not program.notes
+    assert all("assert False" not in c.source and "Hidden checks" not in c.source for c in program.cells)
+
+
+def test_setup_and_provided_cells_come_from_the_release_not_the_submission():
+    submission = notebooks.submission()
+    for cell in submission.cells:
+        if cell.metadata["dl"]["role"] in ("setup", "provide"):
+            cell.source = "import os\nos.system('echo tampered')\n"
+    program = program_of(submission)
+    assert all("tampered" not in c.source for c in program.cells)
+
+
+def test_reordered_cells_keep_the_release_order():
+    assert [c.units for c in program_of(notebooks.shuffled(notebooks.submission(), seed=1)).cells] == \
+           [c.units for c in program_of(notebooks.submission()).cells]
+
+
+def test_lost_metadata_falls_back_to_names_with_a_note():
+    program = program_of(notebooks.strip_metadata(notebooks.submission()))
+    assert [c.units for c in program.cells if c.units] == [(u.grade_id,) for u in UNITS if u.names]
+    assert all("found by name, as the cell's metadata was lost" in program.notes[u.grade_id] for u in UNITS if u.names)
+
+
+def test_a_cell_defining_two_units_runs_once():
+    submission = notebooks.submission()
+    relu_f, relu_b = (notebooks.unit_cell_indices(submission, g)[0] for g in ("a1-fc-relu_forward", "a1-fc-relu_backward"))
+    submission.cells[relu_b].source = submission.cells[relu_f].source + "\n\n" + submission.cells[relu_b].source
+    for cell in (submission.cells[relu_f], submission.cells[relu_b]):
+        cell.metadata = {}
+    del submission.cells[relu_f]
+    program = program_of(submission)
+    merged = [c for c in program.cells if "a1-fc-relu_forward" in c.units]
+    assert len(merged) == 1 and merged[0].units == ("a1-fc-relu_forward", "a1-fc-relu_backward")
+
+
+def test_missing_and_duplicated_units_are_reported():
+    submission = notebooks.submission()
+    del submission.cells[notebooks.unit_cell_indices(submission, "a1-fc-adam")[0]]
+    index = notebooks.unit_cell_indices(submission, "a1-fc-rmsprop")[0]
+    submission.cells.append(copy.deepcopy(submission.cells[index]))
+    program = program_of(submission)
+    assert program.missing == {"a1-fc-adam": "no cell of FullyConnectedNets.ipynb defines `adam` (unit a1-fc-adam)"}
+    assert "2 cells of your notebook define this unit" in program.notes["a1-fc-rmsprop"]
+    assert program.unit_cell("a1-fc-rmsprop").label == f"cell {len(submission.cells)} of your notebook"
+
+
+def test_a_release_without_roles_falls_back_to_position_and_provided_names():
+    release = notebooks.strip_metadata(notebooks.release_notebook())
+    release.metadata["dl"]["provided"] = ["affine_relu_forward", "affine_relu_backward"]
+    program = program_of(notebooks.strip_metadata(notebooks.submission()), release)
+    assert program.cells[0].source.startswith("import numpy as np") and "get_cifar10_data()" not in program.cells[0].source
+    assert [c.label for c in program.cells if c.label.startswith("provided")] == ["provided cell 19"]
+
+
+def test_malformed_cells_do_not_crash_extraction():
+    weird = {"nbformat": 4, "metadata": [], "cells": [1, "text", None, {"cell_type": "code", "source": 5, "metadata": "x"},
+                                                      {"cell_type": "code", "source": ["def relu_forward(x):\n", "    return x, x\n"]}]}
+    program = program_of(weird)
+    assert program.unit_cell("a1-fc-relu_forward") is not None
+    assert set(program.missing) == {u.grade_id for u in UNITS if u.names} - {"a1-fc-relu_forward"}
