@@ -3,6 +3,8 @@
     dl-course demo [--out DIR]
     dl-course build [--check] [--root DIR] [NOTEBOOK ...]
     dl-course release [--root DIR] [ASSIGNMENT ...]
+    dl-course samples ASSIGNMENT --out DIR [--execute] [--root DIR]
+    dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N] [--root DIR]
 
 ``build`` and ``release`` find the course root (the folder holding ``course/manifest.toml``)
 from the current folder upwards unless ``--root`` names it. Exit status: 0 on success, 1 when
@@ -34,6 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     rel.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
                      help="assignment ids (default: every assignment with a notebook that is not planned)")
+    samples = sub.add_parser("samples", help="write sample submissions (correct, buggy, empty) of an assignment")
+    samples.add_argument("assignment", metavar="ASSIGNMENT")
+    samples.add_argument("--out", type=Path, required=True, help="folder for <ASSIGNMENT>/{correct,buggy,empty}/")
+    samples.add_argument("--execute", action="store_true",
+                         help="run the correct submission in smoke mode, as a student would (writes its artifacts)")
+    samples.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
+    grade = sub.add_parser("grade", help="grade submission folders of an assignment; write results.json per student and grades.csv")
+    grade.add_argument("assignment", metavar="ASSIGNMENT")
+    grade.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION",
+                       help="a student's folder holding the assignment's notebooks and artifacts/")
+    grade.add_argument("--out", type=Path, required=True, help="folder for the reports")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -47,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no {MANIFEST.as_posix()} in {Path.cwd()} or any folder above it; pass --root")
     if args.command == "build":
         return _build(root, args.check, args.notebooks or None)
+    if args.command == "samples":
+        return _samples(root, args.assignment, args.out, args.execute)
+    if args.command == "grade":
+        if args.jobs < 1:
+            parser.error("--jobs must be at least 1")
+        return _grade(root, args.assignment, args.submissions, args.out, args.jobs)
     return _release(root, args.assignments or None)
 
 
@@ -93,6 +114,36 @@ def _release(root: Path, assignments: list[str] | None) -> int:
         print(f"dl-course release: {exc}", file=sys.stderr)
         return 1
     print(f"released {', '.join(report.assignments)}: {len(report.files)} files under release/")
+    return 0
+
+
+
+def _samples(root: Path, assignment: str, out: Path, execute: bool) -> int:
+    from course.samples import execute_notebooks, make_samples
+
+    source, released = root / "source_notebooks" / assignment, root / "release" / assignment
+    if not released.is_dir():
+        print(f"dl-course samples: {released} does not exist; run `dl-course release {assignment}` first", file=sys.stderr)
+        return 1
+    train = execute_notebooks if execute else None
+    folders = make_samples(source, released, out / assignment, train_artifact=train)
+    for name, folder in folders.items():
+        print(f"{name}: {folder}")
+    return 0
+
+
+
+def _grade(root: Path, assignment: str, submissions: list[Path], out: Path, jobs: int) -> int:
+    from course.grade import GradeError, grade_assignment, score_table
+    from course.manifest import ManifestError
+
+    try:
+        report = grade_assignment(root, assignment, submissions, out, jobs=jobs)
+    except (GradeError, ManifestError) as exc:
+        print(f"dl-course grade: {exc}", file=sys.stderr)
+        return 1
+    print(score_table(report))
+    print(f"\nreports: {out}/<student>/results.json, {out}/grades.csv")
     return 0
 
 
