@@ -524,7 +524,7 @@ for i, config in enumerate(configs):
     np.random.seed(i)
     model = FullyConnectedNet(config["hidden_dims"], reg=config["reg"], weight_scale=config["weight_scale"])
     solver = Solver(
-        model, data, update_rule="adam", optim_config={"learning_rate": config["learning_rate"]},
+        model, data, update_rule=adam, optim_config={"learning_rate": config["learning_rate"]},
         lr_decay=0.95, num_epochs=num_epochs, batch_size=200, verbose=False,
         callbacks=[search.callback(f"config {i}")],
     )
