@@ -11,3 +11,6 @@ c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "dl-course"
 c.CourseDirectory.source_directory = "source_notebooks"
 c.CourseDirectory.release_directory = "release"
+# Never copied into a release: besides nbgrader's defaults, the artifacts/ a source notebook
+# writes when it is executed (a trained reference model) and anything hidden.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "artifacts", ".*"]

@@ -3,7 +3,8 @@
 # constraints.txt change) and run one task:
 #
 #   ./run.sh demo    the main job: train the reference net on offline data, print curves
-#   ./run.sh test    the full test suite (extra arguments go to pytest)
+#   ./run.sh test    the full test suite, notebooks included; with arguments, just
+#                    `pytest ARGS` (e.g. ./run.sh test tests/dl -k adam)
 #
 # Needs only Python >= 3.10 with the venv module. PYTHON picks the interpreter.
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu pins the CPU torch wheel on machines
@@ -32,6 +33,14 @@ task=${1:-}
 shift || true
 case "$task" in
     demo) exec "$venv/bin/dl-course" demo "$@" ;;
-    test) exec "$venv/bin/python" -m pytest "$@" ;;
+    test)
+        if [ $# -gt 0 ]; then exec "$venv/bin/python" -m pytest "$@"; fi
+        # Notebook CI in smoke mode: every source notebook (solutions in place) and every release
+        # with the reference filled in (the generated `correct` sample), run by nbmake.
+        rm -rf .nbmake
+        for released in release/*/; do
+            "$venv/bin/dl-course" samples "$(basename "$released")" --out .nbmake >/dev/null
+        done
+        DL_SMOKE=1 exec "$venv/bin/python" -m pytest tests --nbmake source_notebooks .nbmake/*/correct ;;
     *) echo "usage: ./run.sh demo | test [pytest args]" >&2; exit 2 ;;
 esac

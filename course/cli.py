@@ -23,8 +23,9 @@ from course.manifest import MANIFEST
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dl-course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train the reference fully connected net and plot its curves")
-    demo.add_argument("--out", default="out/demo", help="folder for the figures (default: out/demo)")
+    demo = sub.add_parser("demo", help="the main job: train and plot, then build, release and grade the sample submissions")
+    demo.add_argument("--out", default="out/demo", help="folder for figures, samples and reports (default: out/demo)")
+    demo.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
 
     build = sub.add_parser("build", help="generate source_notebooks/<a>/<Notebook>.ipynb from course/<a>/<Notebook>.py")
     build.add_argument("--check", action="store_true",
@@ -51,15 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     args = parser.parse_args(argv)
 
-    if args.command == "demo":
-        from course.demo import run_demo
-
-        return run_demo(args.out)
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     root = args.root if args.root is not None else find_root(Path.cwd())
     if root is None:
         parser.error(f"no {MANIFEST.as_posix()} in {Path.cwd()} or any folder above it; pass --root")
+    if args.command == "demo":
+        from course.demo import run_demo
+
+        return run_demo(args.out, root)
     if args.command == "build":
         return _build(root, args.check, args.notebooks or None)
     if args.command == "samples":

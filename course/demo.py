@@ -1,9 +1,13 @@
-"""The main job's demo: train the reference fully connected net on the offline CIFAR-10 stand-in.
+"""The main job: the course pipeline end to end, offline.
+
+1. Train the reference fully connected net with three update rules on the CIFAR-10 stand-in and
+   write their learning curves as a PNG figure.
+2. Build the source notebooks, release every assignment, generate the sample submissions (one
+   correct, one with typical bugs, one empty release copy) and grade them, printing the scores.
 
 It runs in smoke mode on purpose: the data are the generated CIFAR-format archive (real on-disk
 format, learnable digit images), loaded through the same ``dl.data`` loader as the real set, so
-the demo needs no download and finishes in seconds. It compares three update rules and writes
-their learning curves as a PNG figure.
+nothing needs a download.
 """
 from __future__ import annotations
 
@@ -14,9 +18,38 @@ RULES = {"sgd": 1e-2, "sgd_momentum": 2e-3, "adam": 1e-3}
 EPOCHS = 10
 
 
-def run_demo(out_dir: str | os.PathLike, epochs: int = EPOCHS) -> int:
-    """Train one net per update rule, print the logs and a summary, save the curves; returns 0."""
+def run_demo(out_dir: str | os.PathLike, root: Path, epochs: int = EPOCHS) -> int:
+    """Run both parts of the demo (see the module doc) under ``out_dir``; returns the exit status."""
     os.environ["DL_SMOKE"] = "1"  # the stand-in data set is only accepted in smoke mode (§12)
+    train_demo(Path(out_dir), epochs)
+    return pipeline_demo(root, Path(out_dir))
+
+
+def pipeline_demo(root: Path, out: Path) -> int:
+    """Build, release, make the sample submissions of each assignment and grade them."""
+    from course.build import build_all
+    from course.grade import grade_assignment, score_table
+    from course.release import release
+    from course.samples import execute_notebooks, make_samples
+
+    print("\n== dl-course build ==")
+    report = build_all(root)
+    print(f"{len(report.written)} notebook(s) written, {len(report.unchanged)} unchanged")
+    print("\n== dl-course release ==")
+    released = release(root)
+    for assignment in released.assignments:
+        print(f"\n== sample submissions of {assignment} (the correct one is run as a student would) ==")
+        folders = make_samples(root / "source_notebooks" / assignment, root / "release" / assignment,
+                               out / "samples" / assignment, train_artifact=execute_notebooks)
+        print(f"\n== dl-course grade {assignment} correct buggy empty ==")
+        graded = grade_assignment(root, assignment, list(folders.values()), out / "grades" / assignment, jobs=2)
+        print(score_table(graded))
+        print(f"reports: {out / 'grades' / assignment}")
+    return 0
+
+
+def train_demo(out: Path, epochs: int = EPOCHS) -> None:
+    """Train one net per update rule, print the logs and a summary, save the curves."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,7 +76,6 @@ def run_demo(out_dir: str | os.PathLike, epochs: int = EPOCHS) -> int:
         solvers[rule] = solver
         solver.test_acc = test_acc
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figure_path = out / "learning_curves.png"
     plot_training_history(solvers, title="Fully connected net on the CIFAR-10 stand-in").savefig(figure_path, dpi=60)
@@ -52,4 +84,3 @@ def run_demo(out_dir: str | os.PathLike, epochs: int = EPOCHS) -> int:
     for rule, solver in solvers.items():
         print(f"{rule:<14} {solver.loss_history[-1]:10.4f}   {solver.best_val_acc:12.3f}   {solver.test_acc:8.3f}")
     print(f"\nLearning curves: {figure_path.resolve()}")
-    return 0

@@ -9,7 +9,9 @@ Two checks on every file:
   removed, blank lines dropped), must not appear as a consecutive run of normalised lines of
   the file (for notebooks: of its cells' sources and text outputs).
 
-Files outside an assignment's folder are scanned as if nothing were revealed.
+Files outside an assignment's folder are scanned as if nothing were revealed. A third check keeps
+anything else out: an assignment's folder may hold only its notebooks and the ``.py`` files of
+its ``dl/`` (a trained model or a data file written beside a source notebook is refused).
 """
 from __future__ import annotations
 
@@ -96,4 +98,15 @@ def scan_leaks(release_dir: str | Path, course: Course) -> list[str]:
         for description, block in cache[revealed]:
             if f"\n{block}\n" in haystack:
                 problems.append(f"{shown}: contains {description}")
+        if not _expected_file(rel, course):
+            problems.append(f"{shown}: not a notebook of the assignment or a module of its dl/")
     return problems
+
+
+def _expected_file(rel: Path, course: Course) -> bool:
+    """Whether ``release/<rel>`` may exist: ``<a>/<Notebook>.ipynb`` or ``<a>/dl/**.py``."""
+    if len(rel.parts) < 2 or rel.parts[0] not in course.assignments:
+        return False
+    if len(rel.parts) == 2:
+        return rel.suffix == ".ipynb" and rel.stem in course.assignments[rel.parts[0]].notebooks
+    return rel.parts[1] == "dl" and rel.suffix == ".py"

@@ -27,10 +27,10 @@ def test_a_clean_release_passes(clean_release, course):
 def test_a_planted_reference_body_is_caught_even_reformatted(clean_release, course):
     # relu_forward belongs to t1: it may ship in t2 (which reveals t1) but not in t1.
     planted = "def helper(x):\n    out   = np.maximum(0, x)   # reformatted, with a comment\n\n    cache = x\n    return out\n"
-    (clean_release / "t1" / "notes.py").write_text(planted)
-    (clean_release / "t2" / "notes.py").write_text(planted)
+    (clean_release / "t1" / "dl" / "notes.py").write_text(planted)
+    (clean_release / "t2" / "dl" / "notes.py").write_text(planted)
     (problem,) = scan_leaks(clean_release, course)
-    assert problem.startswith("release/t1/notes.py: contains the solution of t1-tiny-relu_forward (dl/layers.py line ")
+    assert problem.startswith("release/t1/dl/notes.py: contains the solution of t1-tiny-relu_forward (dl/layers.py line ")
 
 
 def test_a_leak_in_a_notebook_cell_is_caught(clean_release, course):
@@ -45,6 +45,14 @@ def test_a_leak_in_a_notebook_cell_is_caught(clean_release, course):
 def test_markers_are_caught_in_any_file(clean_release, course, text):
     (clean_release / "t1" / "README.txt").write_text(f"hello\n{text}\n")
     assert scan_leaks(clean_release, course)[0].startswith("release/t1/README.txt: contains")
+
+
+def test_files_other_than_notebooks_and_dl_modules_are_refused(clean_release, course):
+    """Is a trained model written beside a source notebook kept out of the release?"""
+    (clean_release / "t1" / "artifacts").mkdir()
+    (clean_release / "t1" / "artifacts" / "best.npz").write_bytes(b"PK\x03\x04")
+    (problem,) = scan_leaks(clean_release, course)
+    assert problem == "release/t1/artifacts/best.npz: not a notebook of the assignment or a module of its dl/"
 
 
 def test_normalize():
