@@ -11,6 +11,6 @@ c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "dl-course"
 c.CourseDirectory.source_directory = "source_notebooks"
 c.CourseDirectory.release_directory = "release"
-# Never copied into a release: besides nbgrader's defaults, the artifacts/ a source notebook
-# writes when it is executed (a trained reference model) and anything hidden.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "artifacts", ".*"]
+# `dl-course release` also keeps source_notebooks/<a>/artifacts/ (written when a source notebook
+# runs) out of releases; that exclusion is passed to generate_assignment only, because autograde
+# reads the same setting when it copies the artifacts students submit.

@@ -11,8 +11,10 @@ course manifest, read directly with ``tomllib`` from ``<repository>/course/manif
 talk to the kernel's functions through an in-process session that speaks the worker's protocol,
 so inputs, outputs and comparisons are exactly those of the sandboxed grader. There is no
 sandbox here: nbgrader's path exists for compatibility, and ``dl-course grade`` is the one to
-trust. nbgrader gives a test cell all or nothing, so anything below full marks raises
-``AssertionError`` with the checks' message.
+trust. The call is the last line of the cell, so its value (the points earned) becomes the cell's
+output, which nbgrader takes as the cell's partial credit: both graders give the same score. The
+checks' message is printed to stdout for the feedback; nothing may go to stderr, which makes
+nbgrader give the cell zero.
 
 The kernel that runs a submission usually holds the *student edition* of ``dl`` (the copy in the
 release folder, whose graded bodies are stubs), and so would every module imported from it. This
@@ -23,8 +25,10 @@ installed beside this package and puts the kernel's own modules back afterwards.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
+import warnings
 from pathlib import Path
 
 REFERENCE_ROOT = Path(__file__).resolve().parents[1]  # the folder holding both dl/ and autograder/
@@ -89,9 +93,13 @@ def run_unit_checks(
     - data: callable returning the held-out data of accuracy units (default: the course data).
     - seed: base seed of the checks (default: ``GradingOptions.seed``).
 
-    Returns the score fraction (1.0); raises AssertionError with the checks' message below full marks.
+    Returns the points earned, ``round(fraction * unit.points, 4)``, and prints the checks'
+    message when they are below full marks. A unit whose names are not defined earns 0.
     """
-    with reference_library():
+    # Warnings and stderr output of the student's code during the checks (an overflow warning, a
+    # debug print) are discarded: nbgrader would otherwise give the whole cell zero.
+    with reference_library(), contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         from autograder.checks import CheckContext, run_checks
         from autograder.manifest import find_unit
         from autograder.options import GradingOptions
@@ -99,10 +107,12 @@ def run_unit_checks(
         unit = unit or find_unit(grade_id, manifest)
         missing = [name for name in unit.names if name not in namespace]
         if missing:
-            raise AssertionError(f"`{missing[0]}` is not defined; run the cell that defines it (unit {grade_id})")
+            print(f"{grade_id}: 0 of {unit.points:g} points. `{missing[0]}` is not defined; run the cell that defines it")
+            return 0.0
         student = in_process_student(namespace) if unit.names else None
         context = CheckContext(unit=unit, artifacts_dir=Path(artifacts_dir), data=data)
         outcome = run_checks(unit, student, context, GradingOptions.seed if seed is None else seed)
+    points = round(outcome.score * unit.points, 4)
     if outcome.score < 1.0:
-        raise AssertionError(f"{grade_id}: {outcome.message}")
-    return outcome.score
+        print(f"{grade_id}: {points:g} of {unit.points:g} points. {outcome.message}")
+    return points

@@ -17,6 +17,7 @@ message says not to publish them.
 from __future__ import annotations
 
 import logging
+import json
 import os
 import shutil
 import subprocess
@@ -88,15 +89,24 @@ def release(root: str | Path = ".", assignments: list[str] | None = None) -> Rel
     return report
 
 
+# nbgrader's default ignore list, plus what must never reach students from source_notebooks/<a>/.
+RELEASE_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "artifacts", ".*")
+
+
 def generate_assignment(root: Path, assignment: str) -> None:
     """Run ``nbgrader generate_assignment <assignment> --force`` in ``root`` with this interpreter's nbgrader.
 
     nbgrader runs ``alembic`` (for its gradebook) by name, so the interpreter's ``bin`` folder goes
     first on ``PATH``: a virtual environment's tools are found even when it is not activated.
+    The ``artifacts/`` folder a source notebook writes when it is executed (a trained reference
+    model) is excluded here, on this command only: ``nbgrader autograde`` reads the same setting
+    and must still copy the artifacts students submit.
     """
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"]
+    ignore = json.dumps([*RELEASE_IGNORE])
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+               f"--CourseDirectory.ignore={ignore}"]
     try:
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=NBGRADER_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:

@@ -33,23 +33,26 @@ def test_units_are_found_in_the_manifest_by_grade_id():
 
 
 @pytest.mark.parametrize("grade_id", [u.grade_id for u in CODE_UNITS])
-def test_the_reference_passes_every_hidden_test_cell(grade_id):
-    assert run_unit_checks(grade_id, kernel()) == 1.0
+def test_the_reference_earns_every_point_of_every_hidden_test_cell(grade_id, capsys):
+    assert run_unit_checks(grade_id, kernel()) == unit(grade_id).points
+    assert capsys.readouterr() == ("", "")  # stderr output would make nbgrader give the cell 0
 
 
-def test_a_bug_fails_its_hidden_test_cell_with_the_checks_message():
+def test_a_bug_earns_partial_credit_and_prints_the_checks_message(capsys):
+    """The cell's value is the points earned, which nbgrader takes as partial credit."""
     wrong = replace_once(reference_source(unit("a1-fc-relu_backward")), "dx = dout * (x > 0)", "dx = dout * (x >= 0)")
     namespace = kernel(**{"a1-fc-relu_backward": wrong})
-    with pytest.raises(AssertionError, match="a1-fc-relu_backward: passed 2 of 3 hidden sub-checks. dx is not 0"):
-        run_unit_checks("a1-fc-relu_backward", namespace)
-    assert run_unit_checks("a1-fc-relu_forward", namespace) == 1.0
+    assert run_unit_checks("a1-fc-relu_backward", namespace) == pytest.approx(2 / 3 * unit("a1-fc-relu_backward").points, abs=1e-4)
+    out, err = capsys.readouterr()
+    assert "a1-fc-relu_backward: 0.6667 of 1 points. passed 2 of 3 hidden sub-checks. dx is not 0" in out and err == ""
+    assert run_unit_checks("a1-fc-relu_forward", namespace) == unit("a1-fc-relu_forward").points
 
 
-def test_a_missing_definition_fails_with_a_clear_message():
+def test_a_missing_definition_earns_nothing_with_a_clear_message(capsys):
     namespace = kernel()
     del namespace["adam"]
-    with pytest.raises(AssertionError, match="`adam` is not defined; run the cell that defines it"):
-        run_unit_checks("a1-fc-adam", namespace)
+    assert run_unit_checks("a1-fc-adam", namespace) == 0.0
+    assert "`adam` is not defined; run the cell that defines it" in capsys.readouterr().out
 
 
 def test_the_kernels_arrays_are_not_shared_with_the_checks():
@@ -64,16 +67,24 @@ def test_the_kernels_arrays_are_not_shared_with_the_checks():
         return out
 
     namespace["affine_forward"] = mutating
-    assert run_unit_checks("a1-fc-affine_forward", namespace) == 1.0
+    assert run_unit_checks("a1-fc-affine_forward", namespace) == unit("a1-fc-affine_forward").points
 
 
 def test_artifact_units_read_the_artifacts_folder(model_artifacts, held_out):
-    assert run_unit_checks("a1-fc-best_model", {}, artifacts_dir=model_artifacts, data=held_out) == 1.0
-    with pytest.raises(AssertionError, match="missing from your submission"):
-        run_unit_checks("a1-fc-best_model", {}, artifacts_dir=model_artifacts.parent / "nowhere", data=held_out)
+    points = unit("a1-fc-best_model").points
+    assert run_unit_checks("a1-fc-best_model", {}, artifacts_dir=model_artifacts, data=held_out) == points
+    assert run_unit_checks("a1-fc-best_model", {}, artifacts_dir=model_artifacts.parent / "nowhere", data=held_out) == 0.0
 
 
 def test_an_explicit_unit_skips_the_manifest(tmp_path):
     namespace = {"np": np}
     exec(reference_source(unit("a1-fc-relu_forward")), namespace)
-    assert run_unit_checks("a1-fc-relu_forward", namespace, unit=unit("a1-fc-relu_forward"), manifest=tmp_path / "none.toml") == 1.0
+    assert run_unit_checks("a1-fc-relu_forward", namespace, unit=unit("a1-fc-relu_forward"), manifest=tmp_path / "none.toml") == 1.0  # 1 point
+
+
+def test_stderr_and_warnings_of_student_code_do_not_reach_the_cell(capsys):
+    """nbgrader gives a test cell 0 when anything reaches stderr; an overflow warning must not."""
+    noisy = replace_once(reference_source(unit("a1-fc-relu_forward")), "out = np.maximum(0, x)",
+                         "import sys, warnings; print('debug', file=sys.stderr); warnings.warn('noisy')\n    out = np.maximum(0, x)")
+    assert run_unit_checks("a1-fc-relu_forward", kernel(**{"a1-fc-relu_forward": noisy})) == 1.0
+    assert capsys.readouterr().err == ""

@@ -1,0 +1,126 @@
+"""Acceptance of the pipeline on the real a1 release: nbgrader agrees with dl-course grade, and
+notebook drift (stripped metadata, deleted, duplicated or reordered cells) costs only what it breaks.
+
+The course is copied to a temporary root, released with the real nbgrader, and the sample
+submissions are generated from it (the correct one is executed as a student would, in smoke mode,
+so that it saves its trained model).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course.grade import grade_assignment
+from course.release import release
+from course.samples import execute_notebooks, make_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = "FullyConnectedNets.ipynb"
+
+
+@pytest.fixture(scope="module")
+def course_copy(tmp_path_factory, monkeypatch_module):
+    root = tmp_path_factory.mktemp("course")
+    for name in ("course", "source_notebooks"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    release(root, ["a1"])
+    samples = make_samples(root / "source_notebooks" / "a1", root / "release" / "a1", root / "samples", train_artifact=execute_notebooks)
+    return root, samples
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """Smoke mode for the whole module: held-out data for accuracy units is the generated set."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DL_SMOKE", "1")
+    yield mp
+    mp.undo()
+
+
+def our_scores(root, folders, out):
+    report = grade_assignment(root, "a1", list(folders), out)
+    return {r.submission: {u.grade_id: u.score for u in r.units} for r in report.results}
+
+
+def test_nbgrader_autograde_agrees_with_dl_course_grade(course_copy):
+    root, samples = course_copy
+    for name, folder in samples.items():
+        shutil.copytree(folder, root / "submitted" / name / "a1")
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "a1", "--create", "--force"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    from nbgrader.api import Gradebook
+
+    theirs = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for name in samples:
+            nb = gradebook.find_submission_notebook("FullyConnectedNets", "a1", name)
+            theirs[name] = {g.name.removesuffix("-tests"): g.score for g in nb.grades if g.name.endswith("-tests")}
+    ours = our_scores(root, samples.values(), root / "grades")
+    assert set(theirs) == set(ours) == {"correct", "buggy", "empty"}
+    for name in samples:
+        assert theirs[name].keys() == ours[name].keys()
+        for grade_id, score in ours[name].items():
+            assert theirs[name][grade_id] == pytest.approx(score, abs=1e-3), (name, grade_id)
+    assert sum(ours["correct"].values()) == 28 and sum(ours["empty"].values()) == 0
+    assert 0 < sum(ours["buggy"].values()) < 28
+
+
+def edited(folder: Path, dest: Path, edit) -> Path:
+    shutil.copytree(folder, dest)
+    nb = json.loads((dest / NOTEBOOK).read_text())
+    edit(nb)
+    (dest / NOTEBOOK).write_text(json.dumps(nb))
+    return dest
+
+
+def unit_index(nb, grade_id):
+    return next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def strip_metadata(nb):
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+    nb["metadata"] = {"kernelspec": nb["metadata"]["kernelspec"]}
+
+
+def delete_relu_backward(nb):
+    del nb["cells"][unit_index(nb, "a1-fc-relu_backward")]
+
+
+def duplicate_and_reorder(nb):
+    adam = nb["cells"][unit_index(nb, "a1-fc-adam")]
+    nb["cells"].insert(1, json.loads(json.dumps(adam)))  # a stale copy near the top...
+    nb["cells"].append(json.loads(json.dumps(adam)))  # ...and the latest one at the end
+    nb["cells"].reverse()
+
+
+def test_drifted_notebooks_lose_only_what_they_break(course_copy, tmp_path):
+    root, samples = course_copy
+    correct = samples["correct"]
+    folders = [
+        edited(correct, tmp_path / "stripped", strip_metadata),
+        edited(correct, tmp_path / "deleted", delete_relu_backward),
+        edited(correct, tmp_path / "shuffled", duplicate_and_reorder),
+    ]
+    scores = our_scores(root, folders, tmp_path / "grades")
+    assert sum(scores["stripped"].values()) == 28
+    assert sum(scores["shuffled"].values()) == 28
+    # Deleting relu_backward costs that unit, and the part of FullyConnectedNet that calls it (the
+    # student's net runs with the student's layers: the reference never enters the worker); the
+    # message names the missing function. Every other unit keeps its points.
+    deleted = scores["deleted"]
+    assert deleted["a1-fc-relu_backward"] == 0
+    assert 0 < deleted["a1-fc-FullyConnectedNet"] < 6
+    others = {k: v for k, v in deleted.items() if k not in ("a1-fc-relu_backward", "a1-fc-FullyConnectedNet")}
+    assert sum(others.values()) == 28 - 1 - 6
+    report = json.loads((tmp_path / "grades" / "deleted" / "results.json").read_text())
+    fc = next(t for t in report["tests"] if t["name"] == "a1-fc-FullyConnectedNet")
+    assert "name 'relu_backward' is not defined" in fc["output"]
