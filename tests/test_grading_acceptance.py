@@ -124,3 +124,15 @@ def test_drifted_notebooks_lose_only_what_they_break(course_copy, tmp_path):
     report = json.loads((tmp_path / "grades" / "deleted" / "results.json").read_text())
     fc = next(t for t in report["tests"] if t["name"] == "a1-fc-FullyConnectedNet")
     assert "name 'relu_backward' is not defined" in fc["output"]
+
+
+def test_importing_the_reference_in_an_answer_cell_earns_nothing(course_copy, tmp_path):
+    """The worker's `import dl` finds the release's student edition, whose graded bodies are stubs."""
+    root, samples = course_copy
+
+    def cheat(nb):
+        nb["cells"][unit_index(nb, "a1-fc-affine_forward")]["source"] = "from dl.layers import affine_forward\n"
+
+    scores = our_scores(root, [edited(samples["correct"], tmp_path / "cheat", cheat)], tmp_path / "grades")
+    assert scores["cheat"]["a1-fc-affine_forward"] == 0
+    assert scores["cheat"]["a1-fc-relu_forward"] == 1
