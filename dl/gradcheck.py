@@ -53,6 +53,23 @@ def rel_error_max(x, y, eps: float = 1e-10) -> float:
     return float(np.abs(x - y).max() / denominator)
 
 
+def _evaluate_around(f, x: np.ndarray, ix: tuple, h: float):
+    """``(f(x + h e_ix), f(x - h e_ix))``, perturbing ``x[ix]`` in place and restoring it.
+
+    Array results are copied, since ``f`` may return a view of its input.
+    """
+    def copy(value):
+        return np.array(value, dtype=np.float64) if isinstance(value, np.ndarray) else value
+
+    old = x[ix]
+    x[ix] = old + h
+    pos = copy(f(x))
+    x[ix] = old - h
+    neg = copy(f(x))
+    x[ix] = old
+    return pos, neg
+
+
 def eval_numerical_gradient(
     f: Callable[[np.ndarray], float], x: np.ndarray, verbose: bool = True, h: float = 1e-5
 ) -> np.ndarray:
@@ -71,12 +88,7 @@ def eval_numerical_gradient(
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
         ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
+        fxph, fxmh = _evaluate_around(f, x, ix, h)
         grad[ix] = (fxph - fxmh) / (2 * h)
         if verbose:
             print(ix, grad[ix])
@@ -102,13 +114,8 @@ def eval_numerical_gradient_array(
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
         ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), dtype=np.float64)  # copy: f may return a view of its input
-        x[ix] = old - h
-        neg = np.array(f(x), dtype=np.float64)
-        x[ix] = old
-        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+        pos, neg = _evaluate_around(f, x, ix, h)
+        grad[ix] = np.sum((np.asarray(pos, dtype=np.float64) - neg) * df) / (2 * h)
         it.iternext()
     return grad
 
@@ -138,12 +145,7 @@ def grad_check_sparse(
     for _ in range(num_checks):
         flat = rng.integers(x.size) if rng is not None else np.random.randint(x.size)
         ix = np.unravel_index(flat, x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
+        fxph, fxmh = _evaluate_around(f, x, ix, h)
         numerical = (fxph - fxmh) / (2 * h)
         analytic = analytic_grad[ix]
         error = abs(numerical - analytic) / max(1e-12, abs(numerical) + abs(analytic))
