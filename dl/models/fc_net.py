@@ -12,8 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from dl import artifacts
-from dl.layers import affine_backward, affine_forward, softmax_loss
-from dl.layer_utils import affine_relu_backward, affine_relu_forward
+from dl.layers import affine_backward, affine_forward, dropout_backward, dropout_forward, softmax_loss
+from dl.layer_utils import (
+    affine_norm_relu_backward,
+    affine_norm_relu_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+)
 
 
 class FullyConnectedNet:
@@ -32,7 +37,9 @@ class FullyConnectedNet:
     - weight_scale: standard deviation of the normal initialisation of the weights.
     - dtype: dtype of every parameter and of the inputs inside ``loss``; float64 for gradient
       checks, float32 for fast training.
-    - seed: if given, dropout uses it so that its masks are reproducible.
+    - seed: if given, every dropout layer calls ``np.random.seed(seed)`` before drawing its
+      mask, so the masks are reproducible; this also resets numpy's global RNG at every
+      ``loss`` call (see :func:`dl.layers.dropout_forward`).
 
     Attributes:
     - params: dict with ``W1..WL`` (W_i of shape (in_i, out_i), in_1 = D, out_L = C) and
@@ -65,10 +72,6 @@ class FullyConnectedNet:
             raise ValueError(f"normalization must be None, 'batchnorm' or 'layernorm', got {normalization!r}")
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio}")
-        if normalization is not None or dropout_keep_ratio != 1:
-            # The normalization and dropout branches are completed in the BatchNormalization and
-            # Dropout notebooks; their layers are not part of the library yet.
-            raise NotImplementedError("normalization and dropout are not implemented yet in FullyConnectedNet")
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -82,6 +85,12 @@ class FullyConnectedNet:
             self.params[f"W{i}"] = weight_scale * np.random.randn(dims[i - 1], dims[i])
             self.params[f"b{i}"] = np.zeros(dims[i])
         ### END SOLUTION
+        if self.normalization is not None:  # complete in BatchNormalization
+            ### BEGIN SOLUTION
+            for i, dim in enumerate(hidden_dims, start=1):
+                self.params[f"gamma{i}"] = np.ones(dim)
+                self.params[f"beta{i}"] = np.zeros(dim)
+            ### END SOLUTION
 
         self.dropout_param: dict = {}
         if self.use_dropout:
@@ -104,6 +113,10 @@ class FullyConnectedNet:
         - X: data, shape (N, d_1, ..., d_k) with d_1 * ... * d_k = input_dim.
         - y: labels, shape (N,), or ``None``.
 
+        Sets the mode (``'test'`` when y is None, else ``'train'``) of ``dropout_param`` and of
+        every batchnorm dict in ``bn_params``; batchnorm in train mode writes its running
+        statistics into those dicts.
+
         Returns:
         - if y is None (test mode): scores, shape (N, C).
         - otherwise (train mode): ``(loss, grads)``, loss a float (softmax loss plus L2 penalty),
@@ -117,14 +130,27 @@ class FullyConnectedNet:
             for bn_param in self.bn_params:
                 bn_param["mode"] = mode
 
-        ### BEGIN SOLUTION
         L = self.num_layers
-        caches = []
+        caches = {}
         h = X
         for i in range(1, L):
-            h, cache = affine_relu_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
-            caches.append(cache)
-        scores, last_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
+            if self.normalization is None:
+                ### BEGIN SOLUTION
+                h, caches[f"hidden{i}"] = affine_relu_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
+                ### END SOLUTION
+            else:  # complete in BatchNormalization
+                ### BEGIN SOLUTION
+                h, caches[f"hidden{i}"] = affine_norm_relu_forward(
+                    h, self.params[f"W{i}"], self.params[f"b{i}"], self.params[f"gamma{i}"],
+                    self.params[f"beta{i}"], self.bn_params[i - 1], self.normalization,
+                )
+                ### END SOLUTION
+            if self.use_dropout:  # complete in Dropout
+                ### BEGIN SOLUTION
+                h, caches[f"dropout{i}"] = dropout_forward(h, self.dropout_param)
+                ### END SOLUTION
+        ### BEGIN SOLUTION
+        scores, caches[f"affine{L}"] = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
         ### END SOLUTION
 
         if mode == "test":
@@ -135,10 +161,24 @@ class FullyConnectedNet:
         loss, dscores = softmax_loss(scores, y)
         weights = [self.params[f"W{i}"] for i in range(1, L + 1)]
         loss += 0.5 * self.reg * sum(float(np.sum(w * w)) for w in weights)
-
-        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache)
+        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, caches[f"affine{L}"])
+        ### END SOLUTION
         for i in range(L - 1, 0, -1):
-            dh, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dh, caches[i - 1])
+            if self.use_dropout:  # complete in Dropout
+                ### BEGIN SOLUTION
+                dh = dropout_backward(dh, caches[f"dropout{i}"])
+                ### END SOLUTION
+            if self.normalization is None:
+                ### BEGIN SOLUTION
+                dh, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dh, caches[f"hidden{i}"])
+                ### END SOLUTION
+            else:  # complete in BatchNormalization
+                ### BEGIN SOLUTION
+                dh, grads[f"W{i}"], grads[f"b{i}"], grads[f"gamma{i}"], grads[f"beta{i}"] = affine_norm_relu_backward(
+                    dh, caches[f"hidden{i}"]
+                )
+                ### END SOLUTION
+        ### BEGIN SOLUTION
         for i in range(1, L + 1):
             grads[f"W{i}"] += self.reg * self.params[f"W{i}"]
         ### END SOLUTION

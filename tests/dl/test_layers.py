@@ -13,15 +13,7 @@ from dl.layers import (
     softmax_loss,
     svm_loss,
 )
-
-
-def torch_grads(fn, *arrays, dout=None):
-    """Value and input gradients of ``fn`` on float64 tensors, by autograd."""
-    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
-    out = fn(*tensors)
-    seed = torch.ones_like(out) if dout is None else torch.tensor(dout)
-    out.backward(seed)
-    return out.detach().numpy(), [t.grad.numpy() for t in tensors]
+from tests.dl.oracles import torch_grads
 
 
 @pytest.mark.parametrize("shape", [(4, 7), (3, 2, 5), (2, 3, 4, 5), (1, 6)])

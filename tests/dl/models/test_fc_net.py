@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dl.gradcheck import eval_numerical_gradient, rel_error
 from dl.models import FullyConnectedNet
@@ -121,3 +122,166 @@ def test_load_rejects_tampered_artifacts(tmp_path):
     meta_path.write_text(json.dumps(info))
     with pytest.raises(ValueError, match="malformed architecture"):
         load_fc_net("m", directory=tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# normalization and dropout branches
+
+
+def torch_fc_scores(X, params, num_layers, normalization=None, bn_params=None, train=True, masks=None):
+    """Independent PyTorch forward pass of FullyConnectedNet (float64); returns the score tensor.
+
+    ``params`` holds arrays or tensors (pass leaf tensors to get gradients by autograd).
+    """
+    tensors = {k: v if isinstance(v, torch.Tensor) else torch.tensor(v) for k, v in params.items()}
+    h = torch.tensor(X.reshape(X.shape[0], -1))
+    for i in range(1, num_layers + 1):
+        h = h @ tensors[f"W{i}"] + tensors[f"b{i}"]
+        if i == num_layers:
+            break
+        if normalization == "batchnorm" and train:
+            h = F.batch_norm(h, None, None, tensors[f"gamma{i}"], tensors[f"beta{i}"], training=True, eps=1e-5)
+        elif normalization == "batchnorm":
+            stats = bn_params[i - 1]
+            h = F.batch_norm(h, torch.tensor(stats["running_mean"]), torch.tensor(stats["running_var"]),
+                             tensors[f"gamma{i}"], tensors[f"beta{i}"], training=False, eps=1e-5)
+        elif normalization == "layernorm":
+            h = F.layer_norm(h, (h.shape[1],), tensors[f"gamma{i}"], tensors[f"beta{i}"], eps=1e-5)
+        h = torch.relu(h)
+        if masks is not None:
+            h = h * torch.tensor(masks[i - 1])
+    return h
+
+
+@pytest.mark.parametrize("normalization", ["batchnorm", "layernorm"])
+@pytest.mark.parametrize("hidden_dims", [[], [7], [6, 4, 5]])
+def test_normalization_parameters_and_param_dicts(normalization, hidden_dims):
+    model = FullyConnectedNet(hidden_dims, input_dim=9, num_classes=4, normalization=normalization, dtype=np.float32)
+    L = len(hidden_dims) + 1
+    expected = {f"W{i}" for i in range(1, L + 1)} | {f"b{i}" for i in range(1, L + 1)}
+    expected |= {f"gamma{i}" for i in range(1, L)} | {f"beta{i}" for i in range(1, L)}
+    assert set(model.params) == expected
+    for i, dim in enumerate(hidden_dims, start=1):
+        assert model.params[f"gamma{i}"].shape == (dim,) and model.params[f"beta{i}"].shape == (dim,)
+        assert model.params[f"gamma{i}"].dtype == np.float32 and model.params[f"beta{i}"].dtype == np.float32
+        np.testing.assert_array_equal(model.params[f"gamma{i}"], 1.0)
+        np.testing.assert_array_equal(model.params[f"beta{i}"], 0.0)
+    expected_param = {"mode": "train"} if normalization == "batchnorm" else {}
+    assert model.bn_params == [expected_param] * (L - 1)
+    assert len({id(p) for p in model.bn_params}) == L - 1  # one dict per layer, not one shared dict
+    assert not model.use_dropout and model.dropout_param == {}
+
+
+def test_dropout_param_is_shared_and_carries_the_seed():
+    assert FullyConnectedNet([5], dropout_keep_ratio=0.3, seed=7).dropout_param == {"mode": "train", "p": 0.3, "seed": 7}
+    assert FullyConnectedNet([5], dropout_keep_ratio=0.3).dropout_param == {"mode": "train", "p": 0.3}
+    assert FullyConnectedNet([5], dropout_keep_ratio=1, seed=7).dropout_param == {}
+
+
+@pytest.mark.parametrize("options", [{"normalization": "batchnorm"}, {"normalization": "layernorm"},
+                                     {"dropout_keep_ratio": 0.5, "seed": 1}])
+def test_options_draw_the_same_weights_as_the_plain_net(options):
+    np.random.seed(5)
+    plain = FullyConnectedNet([8, 6], input_dim=10, num_classes=3, weight_scale=0.1, dtype=np.float64)
+    next_plain = np.random.rand()
+    np.random.seed(5)
+    other = FullyConnectedNet([8, 6], input_dim=10, num_classes=3, weight_scale=0.1, dtype=np.float64, **options)
+    assert np.random.rand() == next_plain  # the options draw nothing more
+    for name, value in plain.params.items():
+        np.testing.assert_array_equal(other.params[name], value)
+
+
+@pytest.mark.parametrize("normalization", ["batchnorm", "layernorm"])
+def test_normalized_loss_and_gradients_match_torch(normalization):
+    rng = np.random.default_rng(6)
+    np.random.seed(6)
+    model = FullyConnectedNet([7, 5], input_dim=12, num_classes=4, reg=0.7, weight_scale=0.3,
+                              normalization=normalization, dtype=np.float64)
+    for i in (1, 2):  # move gamma and beta away from their initial values
+        model.params[f"gamma{i}"] += rng.standard_normal(model.params[f"gamma{i}"].shape)
+        model.params[f"beta{i}"] += rng.standard_normal(model.params[f"beta{i}"].shape)
+    X, y = rng.standard_normal((6, 3, 2, 2)), rng.integers(4, size=6)
+    loss, grads = model.loss(X, y)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+    h = torch_fc_scores(X, tensors, 3, normalization)
+    expected = F.cross_entropy(h, torch.tensor(y)) + 0.35 * sum((tensors[f"W{i}"] ** 2).sum() for i in (1, 2, 3))
+    expected.backward()
+    assert abs(loss - expected.item()) < 1e-12
+    assert set(grads) == set(tensors)
+    for name in tensors:
+        grad_t = tensors[name].grad.numpy()
+        # on the scale of the largest entry: before batchnorm the true bias gradient is 0
+        np.testing.assert_allclose(grads[name], grad_t, rtol=0, atol=1e-12 * max(1.0, np.abs(grad_t).max()), err_msg=name)
+
+
+def test_batchnorm_running_stats_are_used_in_test_mode():
+    rng = np.random.default_rng(7)
+    np.random.seed(7)
+    model = FullyConnectedNet([6, 5], input_dim=4, num_classes=3, weight_scale=0.5, normalization="batchnorm",
+                              dtype=np.float64)
+    for _ in range(4):
+        model.loss(rng.standard_normal((10, 4)), rng.integers(3, size=10))
+    assert all(p["mode"] == "train" and p["running_mean"].shape == (dim,) for p, dim in zip(model.bn_params, (6, 5)))
+    X = rng.standard_normal((3, 4))
+    stats = [dict(p) for p in model.bn_params]
+    scores = model.loss(X)
+    assert all(p["mode"] == "test" for p in model.bn_params)
+    for before, after in zip(stats, model.bn_params):  # test mode leaves the statistics alone
+        np.testing.assert_array_equal(before["running_mean"], after["running_mean"])
+    expected = torch_fc_scores(X, model.params, 3, "batchnorm", model.bn_params, train=False)
+    assert rel_error(scores, expected.numpy()) < 1e-12
+    np.testing.assert_array_equal(model.loss(X[:1]), scores[:1])  # no dependence on the rest of the batch
+
+
+def test_dropout_train_loss_matches_torch_with_the_same_masks_and_test_mode_has_none():
+    rng = np.random.default_rng(8)
+    np.random.seed(8)
+    N, D, H1, H2, C, p = 5, 6, 9, 7, 3, 0.6
+    model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=0.4, dropout_keep_ratio=p, seed=42,
+                              dtype=np.float64)
+    X, y = rng.standard_normal((N, D)), rng.integers(C, size=N)
+    loss, _ = model.loss(X, y)
+    masks = [(np.random.RandomState(42).rand(N, H) < p) / p for H in (H1, H2)]  # every layer reseeds
+    expected = F.cross_entropy(torch_fc_scores(X, model.params, 3, masks=masks), torch.tensor(y))
+    assert abs(loss - expected.item()) < 1e-12
+    assert model.loss(X, y)[0] == loss  # the seed makes the loss deterministic
+    scores = model.loss(X)
+    assert model.dropout_param["mode"] == "test"
+    assert rel_error(scores, torch_fc_scores(X, model.params, 3).numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("options", [
+    {"normalization": "batchnorm"},
+    {"normalization": "layernorm", "reg": 0.5},
+    {"dropout_keep_ratio": 0.7, "seed": 3},
+    {"normalization": "batchnorm", "dropout_keep_ratio": 0.5, "seed": 9, "reg": 0.2},
+], ids=["batchnorm", "layernorm-reg", "dropout", "batchnorm-dropout-reg"])
+def test_gradients_with_options_match_numerical(options):
+    np.random.seed(231)
+    N, D, C = 6, 8, 4
+    X = np.random.randn(N, D)
+    y = np.random.randint(C, size=N)
+    model = FullyConnectedNet([7, 6], input_dim=D, num_classes=C, weight_scale=0.5, dtype=np.float64, **options)
+    _, grads = model.loss(X, y)
+    for name, param in model.params.items():
+        numeric = eval_numerical_gradient(lambda p: model.loss(X, y)[0], param, verbose=False, h=1e-5)
+        if options.get("normalization") == "batchnorm" and name in ("b1", "b2"):
+            # cancelled by the batch mean: the true gradient is 0
+            assert np.abs(grads[name]).max() < 1e-13 and np.abs(numeric).max() < 1e-9, name
+            continue
+        # CURRICULUM §9: W <= 1e-4, b/gamma/beta <= 1e-8 (element-wise, so tiny entries dominate)
+        assert rel_error(numeric, grads[name]) < (1e-4 if name.startswith("W") else 1e-7), name
+        assert np.abs(numeric - grads[name]).max() < 1e-8, name
+
+
+def test_save_and_load_keep_normalization_running_stats_and_dropout(tmp_path):
+    rng = np.random.default_rng(9)
+    np.random.seed(9)
+    model = FullyConnectedNet([5, 4], input_dim=6, num_classes=3, normalization="batchnorm", dropout_keep_ratio=0.5,
+                              weight_scale=0.3, dtype=np.float64)
+    model.loss(rng.standard_normal((8, 6)), rng.integers(3, size=8))
+    save_fc_net("bn", model, directory=tmp_path)
+    loaded = load_fc_net("bn", directory=tmp_path)
+    assert loaded.normalization == "batchnorm" and loaded.dropout_param["p"] == 0.5
+    X = rng.standard_normal((4, 6))
+    np.testing.assert_array_equal(loaded.loss(X), model.loss(X))
