@@ -6,7 +6,12 @@ returns one gradient per array input of the forward, in the same order. The cach
 channel between the two: a backward never reads globals and never recomputes from anything else.
 
 Shapes use N for the batch, D for the flattened input dimension, M for the output dimension and
-C for the number of classes.
+C for the number of classes. In the convolutional layers, inputs are (N, C, H, W) with C channels
+of H x W pixels, and filters are (F, C, HH, WW).
+
+Order follows the course: affine, ReLU and the losses (FullyConnectedNets), batch and layer
+normalization (BatchNormalization), dropout (Dropout), then convolution, max pooling and the
+spatial normalizations (ConvolutionalNetworks).
 """
 from __future__ import annotations
 
@@ -114,3 +119,347 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
     """
     raise NotImplementedError("softmax_loss is implemented in FullyConnectedNets.ipynb (assignment a1)")
     return loss, dx
+
+
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict):
+    """Batch normalization: standardise every feature over the batch, then scale and shift.
+
+    Train mode: with mu and var the mean and the *biased* variance (divided by N) of each column
+    of x, ``x_hat = (x - mu) / sqrt(var + eps)`` and ``out = gamma * x_hat + beta``; then the
+    running statistics move towards the batch ones:
+    ``running = momentum * running + (1 - momentum) * batch_stat`` (for the mean and the variance).
+    Test mode: the same formula with ``running_mean`` and ``running_var`` in place of mu and var.
+
+    Inputs:
+    - x: data, shape (N, D).
+    - gamma: scale, shape (D,).
+    - beta: shift, shape (D,).
+    - bn_param: dict with keys
+      - mode: ``'train'`` or ``'test'`` (required; anything else raises ValueError);
+      - eps: added to the variance for numerical stability (default 1e-5);
+      - momentum: decay of the running averages (default 0.9);
+      - running_mean, running_var: arrays of shape (D,); created as zeros of x's dtype when
+        missing. The function writes both back into ``bn_param`` (new arrays; the old ones are
+        not modified), so the dict carries the running statistics from call to call.
+
+    Returns a tuple of:
+    - out: shape (N, D).
+    - cache: in train mode ``(x_centered, std, x_hat, gamma)``: ``x - mu`` (N, D),
+      ``sqrt(var + eps)`` (D,), the normalised input (N, D) and gamma (D,). In test mode
+      ``None``: the backward pass is defined for train mode only.
+    """
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    N, D = x.shape
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+
+    out, cache = None, None
+    if mode == "train":
+        raise NotImplementedError("batchnorm_forward is not included in this release of dl")
+    elif mode == "test":
+        raise NotImplementedError("batchnorm_forward is not included in this release of dl")
+    else:
+        raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, cache
+
+
+def batchnorm_backward(dout: np.ndarray, cache):
+    """Backward pass of :func:`batchnorm_forward` (train mode), step by step through its graph.
+
+    The forward graph is: mean, centring, variance, square root, inverse, normalisation, scale
+    and shift; this function sends the gradient back through each step in reverse order.
+
+    Inputs:
+    - dout: upstream gradient, shape (N, D).
+    - cache: ``(x_centered, std, x_hat, gamma)`` from a train-mode forward.
+
+    Returns a tuple of:
+    - dx: gradient with respect to x, shape (N, D).
+    - dgamma: gradient with respect to gamma, shape (D,).
+    - dbeta: gradient with respect to beta, shape (D,).
+    """
+    raise NotImplementedError("batchnorm_backward is not included in this release of dl")
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout: np.ndarray, cache):
+    """Backward pass of :func:`batchnorm_forward` (train mode) in closed form.
+
+    With ``std = sqrt(var + eps)``:
+    ``dx = gamma / (N * std) * (N * dout - sum(dout) - x_hat * sum(dout * x_hat))``, the sums
+    running over the batch. Gives the same result as :func:`batchnorm_backward`.
+
+    Inputs:
+    - dout: upstream gradient, shape (N, D).
+    - cache: ``(x_centered, std, x_hat, gamma)`` from a train-mode forward.
+
+    Returns a tuple of:
+    - dx: shape (N, D); dgamma: shape (D,); dbeta: shape (D,).
+    """
+    raise NotImplementedError("batchnorm_backward_alt is not included in this release of dl")
+    return dx, dgamma, dbeta
+
+
+def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict):
+    """Layer normalization: standardise every example over its features, then scale and shift.
+
+    For each row i of x, with mu_i and var_i the mean and biased variance of its D values,
+    ``x_hat = (x - mu_i) / sqrt(var_i + eps)`` and ``out = gamma * x_hat + beta``. The
+    statistics come from the example itself, so train and test behave the same and there are no
+    running statistics.
+
+    Inputs:
+    - x: data, shape (N, D).
+    - gamma: scale, shape (D,).
+    - beta: shift, shape (D,).
+    - ln_param: dict with the optional key eps (default 1e-5). Any other key (such as mode) is
+      ignored; the dict is not modified.
+
+    Returns a tuple of:
+    - out: shape (N, D).
+    - cache: ``(x_centered, std, x_hat, gamma)``: ``x - mu`` (N, D), ``sqrt(var + eps)`` per
+      example (N, 1), the normalised input (N, D) and gamma (D,).
+    """
+    eps = ln_param.get("eps", 1e-5)
+    raise NotImplementedError("layernorm_forward is not included in this release of dl")
+    return out, cache
+
+
+def layernorm_backward(dout: np.ndarray, cache):
+    """Backward pass of :func:`layernorm_forward`.
+
+    Batch normalization's closed form with the roles of the axes swapped: the statistics are
+    taken over the D features of each example, while gamma and beta still collect their gradients
+    over the batch.
+
+    Inputs:
+    - dout: upstream gradient, shape (N, D).
+    - cache: ``(x_centered, std, x_hat, gamma)`` from the forward.
+
+    Returns a tuple of:
+    - dx: shape (N, D); dgamma: shape (D,); dbeta: shape (D,).
+    """
+    raise NotImplementedError("layernorm_backward is not included in this release of dl")
+    return dx, dgamma, dbeta
+
+
+def dropout_forward(x: np.ndarray, dropout_param: dict):
+    """Inverted dropout: keep each unit with probability p and divide the kept ones by p.
+
+    Dividing by p at training time keeps the expected value of every unit unchanged, so the
+    test-time pass is the identity.
+
+    Uses numpy's global RNG (``np.random.rand``). When ``dropout_param`` has a ``'seed'`` key,
+    ``np.random.seed(seed)`` is called at the start of *every* call, in both modes: the mask is
+    then reproducible, and the global stream is reset for whatever code draws next.
+
+    Inputs:
+    - x: data, any shape.
+    - dropout_param: dict with keys
+      - p: probability of *keeping* a unit, 0 < p <= 1 (required);
+      - mode: ``'train'`` or ``'test'`` (required; anything else raises ValueError);
+      - seed: optional int, see above.
+      The dict is not modified.
+
+    Returns a tuple of:
+    - out: same shape and dtype as x; in test mode x itself.
+    - cache: ``(dropout_param, mask)``; mask has x's shape and dtype and holds 0 for a dropped
+      unit and 1 / p for a kept one (train mode), or is None (test mode).
+    """
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+
+    mask = None
+    out = None
+    if mode == "train":
+        raise NotImplementedError("dropout_forward is not included in this release of dl")
+    elif mode == "test":
+        raise NotImplementedError("dropout_forward is not included in this release of dl")
+    else:
+        raise ValueError(f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
+
+    cache = (dropout_param, mask)
+    return out, cache
+
+
+def dropout_backward(dout: np.ndarray, cache):
+    """Backward pass of :func:`dropout_forward`.
+
+    Inputs:
+    - dout: upstream gradient, same shape as x.
+    - cache: ``(dropout_param, mask)`` from the forward.
+
+    Returns:
+    - dx: gradient with respect to x, same shape as dout: ``dout * mask`` in train mode, dout
+      itself in test mode.
+    """
+    dropout_param, mask = cache
+    mode = dropout_param["mode"]
+
+    dx = None
+    if mode == "train":
+        raise NotImplementedError("dropout_backward is not included in this release of dl")
+    elif mode == "test":
+        dx = dout
+    else:
+        raise ValueError(f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
+    return dx
+
+
+def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict):
+    """Convolution (cross-correlation, no kernel flip) with zero padding, by explicit loops.
+
+    ``out[n, f, i, j] = sum_{c, k, l} xpad[n, c, i * s + k, j * s + l] * w[f, c, k, l] + b[f]``,
+    where xpad is x with ``pad`` zeros on each side of both spatial axes and s is the stride.
+
+    Inputs:
+    - x: input, shape (N, C, H, W).
+    - w: filters, shape (F, C, HH, WW).
+    - b: biases, shape (F,).
+    - conv_param: dict with keys stride (s) and pad (p), both required ints; not modified.
+
+    Returns a tuple of:
+    - out: shape (N, F, H', W') with ``H' = 1 + (H + 2p - HH) / s`` and
+      ``W' = 1 + (W + 2p - WW) / s``; raises ValueError when these are not integers.
+    - cache: ``(x, w, b, conv_param)``, the inputs unchanged.
+    """
+    raise NotImplementedError("conv_forward_naive is not included in this release of dl")
+    return out, cache
+
+
+def conv_backward_naive(dout: np.ndarray, cache):
+    """Backward pass of :func:`conv_forward_naive`, by explicit loops.
+
+    Inputs:
+    - dout: upstream gradient, shape (N, F, H', W').
+    - cache: ``(x, w, b, conv_param)`` from the forward.
+
+    Returns a tuple of:
+    - dx: gradient with respect to x, shape (N, C, H, W) (the padding is cut off).
+    - dw: gradient with respect to w, shape (F, C, HH, WW).
+    - db: gradient with respect to b, shape (F,).
+    """
+    raise NotImplementedError("conv_backward_naive is not included in this release of dl")
+    return dx, dw, db
+
+
+def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
+    """Max pooling without padding, by explicit loops.
+
+    ``out[n, c, i, j]`` is the maximum of x[n, c] over the window of ``pool_height`` rows from
+    row ``i * stride`` and ``pool_width`` columns from column ``j * stride``.
+
+    Inputs:
+    - x: input, shape (N, C, H, W).
+    - pool_param: dict with keys pool_height (ph), pool_width (pw) and stride (s), all required
+      ints; not modified.
+
+    Returns a tuple of:
+    - out: shape (N, C, H', W') with ``H' = 1 + (H - ph) / s`` and ``W' = 1 + (W - pw) / s``;
+      raises ValueError when these are not integers.
+    - cache: ``(x, pool_param)``, the inputs unchanged.
+    """
+    raise NotImplementedError("max_pool_forward_naive is not included in this release of dl")
+    return out, cache
+
+
+def max_pool_backward_naive(dout: np.ndarray, cache):
+    """Backward pass of :func:`max_pool_forward_naive`, by explicit loops.
+
+    Each upstream value goes to the position of its window's maximum (the first one in row-major
+    order when several elements tie); every other input gets no gradient from that window.
+    Overlapping windows add up.
+
+    Inputs:
+    - dout: upstream gradient, shape (N, C, H', W').
+    - cache: ``(x, pool_param)`` from the forward.
+
+    Returns:
+    - dx: gradient with respect to x, shape (N, C, H, W).
+    """
+    raise NotImplementedError("max_pool_backward_naive is not included in this release of dl")
+    return dx
+
+
+def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict):
+    """Spatial batch normalization: batch normalization of every channel over (N, H, W).
+
+    Each channel is one feature whose N * H * W values are normalised together, so the layer
+    moves C last, reshapes to (N * H * W, C) and calls :func:`batchnorm_forward`.
+
+    Inputs:
+    - x: input, shape (N, C, H, W).
+    - gamma: scale, shape (C,).
+    - beta: shift, shape (C,).
+    - bn_param: as for :func:`batchnorm_forward` (mode required; eps, momentum, running_mean and
+      running_var of shape (C,) optional); the running statistics are written back into it.
+
+    Returns a tuple of:
+    - out: shape (N, C, H, W).
+    - cache: the cache of the inner :func:`batchnorm_forward` call (on the (N * H * W, C)
+      matrix; None in test mode).
+    """
+    raise NotImplementedError("spatial_batchnorm_forward is not included in this release of dl")
+    return out, cache
+
+
+def spatial_batchnorm_backward(dout: np.ndarray, cache):
+    """Backward pass of :func:`spatial_batchnorm_forward` (train mode).
+
+    Inputs:
+    - dout: upstream gradient, shape (N, C, H, W).
+    - cache: the inner batchnorm cache from the forward.
+
+    Returns a tuple of:
+    - dx: shape (N, C, H, W); dgamma: shape (C,); dbeta: shape (C,).
+    """
+    raise NotImplementedError("spatial_batchnorm_backward is not included in this release of dl")
+    return dx, dgamma, dbeta
+
+
+def spatial_groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, G: int, gn_param: dict):
+    """Group normalization: standardise each example over groups of C / G channels.
+
+    The C channels are split into G consecutive groups; for every example and group, the
+    C / G * H * W values are normalised by their mean and biased variance (plus eps). Then each
+    channel is scaled and shifted: ``out = gamma * x_hat + beta``. There are no running
+    statistics, and train and test behave the same.
+
+    Inputs:
+    - x: input, shape (N, C, H, W).
+    - gamma: scale, shape (1, C, 1, 1).
+    - beta: shift, shape (1, C, 1, 1).
+    - G: number of groups; C must be a multiple of G (ValueError otherwise).
+    - gn_param: dict with the optional key eps (default 1e-5); other keys (mode) are ignored;
+      not modified.
+
+    Returns a tuple of:
+    - out: shape (N, C, H, W).
+    - cache: ``(x_hat, std, gamma, G)``: the normalised input (N, C, H, W), ``sqrt(var + eps)``
+      per example and group (N, G, 1), gamma (1, C, 1, 1) and G.
+    """
+    eps = gn_param.get("eps", 1e-5)
+    raise NotImplementedError("spatial_groupnorm_forward is not included in this release of dl")
+    return out, cache
+
+
+def spatial_groupnorm_backward(dout: np.ndarray, cache):
+    """Backward pass of :func:`spatial_groupnorm_forward`.
+
+    Inputs:
+    - dout: upstream gradient, shape (N, C, H, W).
+    - cache: ``(x_hat, std, gamma, G)`` from the forward.
+
+    Returns a tuple of:
+    - dx: shape (N, C, H, W).
+    - dgamma: shape (1, C, 1, 1).
+    - dbeta: shape (1, C, 1, 1).
+    """
+    raise NotImplementedError("spatial_groupnorm_backward is not included in this release of dl")
+    return dx, dgamma, dbeta

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 
 def setup_notebook() -> None:
@@ -60,3 +61,32 @@ def plot_training_history(solvers: Mapping[str, object], title: str | None = Non
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def visualize_grid(Xs: np.ndarray, ubound: float = 255.0, padding: int = 1) -> np.ndarray:
+    """Tile a batch of images into one square grid image, each rescaled to [0, ubound].
+
+    Every image is min-max normalised on its own (a constant image becomes 0), then placed row by
+    row in a ``ceil(sqrt(N)) x ceil(sqrt(N))`` grid with ``padding`` pixels of 0 between
+    neighbours; unused cells stay 0. Typical use: first-layer conv filters,
+    ``visualize_grid(W1.transpose(0, 2, 3, 1))``.
+
+    Inputs:
+    - Xs: images, shape (N, H, W, C).
+    - ubound: value of each image's maximum after rescaling.
+    - padding: pixels between neighbouring images.
+
+    Returns:
+    - grid: float array of shape (G * H + (G - 1) * padding, G * W + (G - 1) * padding, C),
+      G = ceil(sqrt(N)).
+    """
+    N, H, W, C = Xs.shape
+    G = int(np.ceil(np.sqrt(N)))
+    grid = np.zeros((G * H + (G - 1) * padding, G * W + (G - 1) * padding, C))
+    for index, image in enumerate(Xs):
+        row, col = divmod(index, G)
+        low, high = float(image.min()), float(image.max())
+        scaled = ubound * (image - low) / (high - low) if high > low else np.zeros(image.shape)
+        top, left = row * (H + padding), col * (W + padding)
+        grid[top:top + H, left:left + W] = scaled
+    return grid

@@ -13,8 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from dl import artifacts
-from dl.layers import affine_backward, affine_forward, softmax_loss
-from dl.layer_utils import affine_relu_backward, affine_relu_forward
+from dl.layers import affine_backward, affine_forward, dropout_backward, dropout_forward, softmax_loss
+from dl.layer_utils import (
+    affine_norm_relu_backward,
+    affine_norm_relu_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+)
 
 
 class FullyConnectedNet:
@@ -33,7 +38,9 @@ class FullyConnectedNet:
     - weight_scale: standard deviation of the normal initialisation of the weights.
     - dtype: dtype of every parameter and of the inputs inside ``loss``; float64 for gradient
       checks, float32 for fast training.
-    - seed: if given, dropout uses it so that its masks are reproducible.
+    - seed: if given, every dropout layer calls ``np.random.seed(seed)`` before drawing its
+      mask, so the masks are reproducible; this also resets numpy's global RNG at every
+      ``loss`` call (see :func:`dl.layers.dropout_forward`).
 
     Attributes:
     - params: dict with ``W1..WL`` (W_i of shape (in_i, out_i), in_1 = D, out_L = C) and
@@ -66,10 +73,6 @@ class FullyConnectedNet:
             raise ValueError(f"normalization must be None, 'batchnorm' or 'layernorm', got {normalization!r}")
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio}")
-        if normalization is not None or dropout_keep_ratio != 1:
-            # The normalization and dropout branches are completed in the BatchNormalization and
-            # Dropout notebooks; their layers are not part of the library yet.
-            raise NotImplementedError("normalization and dropout are not implemented yet in FullyConnectedNet")
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
@@ -78,6 +81,8 @@ class FullyConnectedNet:
         self.params: dict[str, np.ndarray] = {}
 
         raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
+        if self.normalization is not None:  # complete in BatchNormalization
+            raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
 
         self.dropout_param: dict = {}
         if self.use_dropout:
@@ -100,6 +105,10 @@ class FullyConnectedNet:
         - X: data, shape (N, d_1, ..., d_k) with d_1 * ... * d_k = input_dim.
         - y: labels, shape (N,), or ``None``.
 
+        Sets the mode (``'test'`` when y is None, else ``'train'``) of ``dropout_param`` and of
+        every batchnorm dict in ``bn_params``; batchnorm in train mode writes its running
+        statistics into those dicts.
+
         Returns:
         - if y is None (test mode): scores, shape (N, C).
         - otherwise (train mode): ``(loss, grads)``, loss a float (softmax loss plus L2 penalty),
@@ -113,12 +122,30 @@ class FullyConnectedNet:
             for bn_param in self.bn_params:
                 bn_param["mode"] = mode
 
+        L = self.num_layers
+        caches = {}
+        h = X
+        for i in range(1, L):
+            if self.normalization is None:
+                raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
+            else:  # complete in BatchNormalization
+                raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
+            if self.use_dropout:  # complete in Dropout
+                raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
         raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
 
         if mode == "test":
             return scores
 
         grads: dict[str, np.ndarray] = {}
+        raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
+        for i in range(L - 1, 0, -1):
+            if self.use_dropout:  # complete in Dropout
+                raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
+            if self.normalization is None:
+                raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
+            else:  # complete in BatchNormalization
+                raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
         raise NotImplementedError("FullyConnectedNet is implemented in FullyConnectedNets.ipynb (assignment a1)")
         return loss, grads
 

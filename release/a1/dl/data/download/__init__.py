@@ -203,7 +203,10 @@ def _extract(archive: Path, root: Path, folder: str) -> None:
                 inside = not path.is_absolute() and ".." not in path.parts and path.parts[:1] == (folder,)
                 if not inside or not (member.isfile() or member.isdir()):
                     raise DownloadError(f"{archive.name}: refusing unsafe archive member {member.name!r}")
-            tar.extractall(staging, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+                tar.extractall(staging, filter="data")
+            else:  # older 3.10: the members were all vetted above (plain files and folders inside)
+                tar.extractall(staging)
         if not (staging / folder).is_dir():
             raise DownloadError(f"{archive.name} does not contain the folder {folder}/")
         try:
