@@ -33,25 +33,28 @@ class Student:
     def __init__(self, transport: Callable[[dict], dict]):
         self._transport = transport
 
-    def call(self, name: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL):
+    def call(self, name: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL, banned: list[str] | None = None):
         """Call the student's ``name(*args, **kwargs)``.
 
         - store: ``{handle_name: pick}`` keeps parts of the result in the worker (pick: ``"all"``
           or an index/key of the returned tuple/dict), e.g. ``{"cache": 1}``.
         - reply: the part of the result to send back: ``"all"``, ``"none"``, an index or key, or
           a list of those.
+        - banned: module names the call may not use (e.g. ``["dl.fast_layers"]``); using one
+          fails the call with a StudentError saying so.
         """
-        return self._call({"name": name}, None, args, kwargs, store, reply)
+        return self._call({"name": name}, None, args, kwargs, store, reply, banned)
 
     def call_method(self, handle: Handle, method: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL):
         """Call ``method`` of the object stored under ``handle``; see :meth:`call`."""
         return self._call({"handle": handle.name}, method, args, kwargs, store, reply)
 
-    def map(self, name: str, args: tuple, over: int | str, values: np.ndarray, kwargs: dict | None = None, reply=ALL) -> list:
+    def map(self, name: str, args: tuple, over: int | str, values: np.ndarray, kwargs: dict | None = None, reply=ALL,
+            banned: list[str] | None = None) -> list:
         """Call ``name`` once per row of ``values`` (put in place of argument ``over``), in one request."""
         return self._send(
             {"op": "map", "target": {"name": name}, "args": list(args), "kwargs": kwargs or {}, "over": over,
-             "values": np.asarray(values), "reply": reply},
+             "values": np.asarray(values), "reply": reply, "banned": list(banned or [])},
             name,
         )
 
@@ -63,13 +66,22 @@ class Student:
         """``getattr(obj, attr)[key] = value`` on the stored object (``obj[key]`` if attr is None)."""
         self._send({"op": "setitem", "target": {"handle": handle.name}, "attr": attr, "key": key, "value": value}, f"{attr}[{key!r}]")
 
+    def put(self, name: str, value) -> Handle:
+        """Store a plain value (e.g. a parameter dict the student's code updates in place) under a handle."""
+        self._send({"op": "put", "name": name, "value": value}, name)
+        return Handle(name)
+
+    def get(self, handle: Handle, reply=ALL):
+        """The object stored under ``handle`` (or the picked part of it)."""
+        return self._send({"op": "get", "target": {"handle": handle.name}, "reply": reply}, handle.name)
+
     def forget_all(self) -> None:
         """Drop every stored object."""
         self._send({"op": "forget"}, "forget")
 
-    def _call(self, target: dict, method, args, kwargs, store, reply):
+    def _call(self, target: dict, method, args, kwargs, store, reply, banned=None):
         request = {"op": "call", "target": target, "method": method, "args": list(args), "kwargs": kwargs or {},
-                   "store": store or {}, "reply": reply}
+                   "store": store or {}, "reply": reply, "banned": list(banned or [])}
         what = (target.get("name") or target.get("handle")) + (f".{method}" if method else "")
         return self._send(request, what)
 

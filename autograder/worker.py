@@ -22,7 +22,15 @@ carry) or ``bad_request``):
   the list of picked results. Numerical gradients send all perturbed inputs this way at once.
 - ``{"op": "getattr", "target", "name", "store", "reply"}`` and
   ``{"op": "setitem", "target", "attr", "key", "value"}`` (``getattr(obj, attr)[key] = value``).
+- ``{"op": "put", "name": h, "value": v}``: store a plain value under a handle (e.g. a
+  ``bn_param`` dict that the student's function must update in place), and
+  ``{"op": "get", "target": {"handle": h}, "reply": pick}``: reply with a stored object.
 - ``{"op": "forget"}``: drop every stored handle.
+
+``call`` and ``map`` may carry ``"banned": ["module", ...]``: while the student's code runs, a
+profile hook watches for calls into those modules (found by their source files, however the
+student imported them); a call into one fails the request with kind ``banned``. The naive
+convolution checks use it so that a "naive" layer cannot hand its work to the fast one.
 
 A pick is ``"all"``, ``"none"``, an index or key of a returned tuple/list/dict, or a list of
 those. The in-process path of :mod:`autograder.nbgrader_bridge` uses the same :class:`Session`.
@@ -75,6 +83,10 @@ class BadResult(Exception):
     """Student code returned something other than the tuple or dict a request picks items from."""
 
 
+class BannedCall(Exception):
+    """Student code called into a module the request banned (e.g. the fast layers from a naive one)."""
+
+
 class BadRequest(Exception):
     """A request the worker cannot serve (unknown name, missing handle, impossible pick)."""
 
@@ -122,6 +134,8 @@ class Session:
             return handler(request)
         except StudentRaised as exc:
             return _error("raised", exc.type_name, exc.message)
+        except BannedCall as exc:
+            return _error("banned", "BannedCall", str(exc))
         except BadResult as exc:
             return _error("result", "BadResult", str(exc))
         except (BadRequest, KeyError, IndexError, TypeError) as exc:  # a malformed request, not student code
@@ -144,12 +158,19 @@ class Session:
 
     def _op_call(self, request: dict) -> dict:
         fn = self._callable(request)
-        result = _run_student(fn, *request.get("args", []), **request.get("kwargs", {}))
+        with _watch_banned(request.get("banned", [])):
+            result = _run_student(fn, *request.get("args", []), **request.get("kwargs", {}))
         return self._finish(request, result)
 
     def _op_map(self, request: dict) -> dict:
         fn = self._callable(request)
         over, values = request["over"], request["values"]
+        results = []
+        with _watch_banned(request.get("banned", [])):
+            results = self._map_rows(fn, request, over, values)
+        return {"ok": True, "value": results}
+
+    def _map_rows(self, fn, request: dict, over, values) -> list:
         results = []
         for row in values:
             args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
@@ -158,7 +179,7 @@ class Session:
             else:
                 kwargs[over] = row.copy()
             results.append(_pick(_run_student(fn, *args, **kwargs), request.get("reply", "all"), _describe_target(request)))
-        return {"ok": True, "value": results}
+        return results
 
     def _op_getattr(self, request: dict) -> dict:
         obj = self._target(request["target"])
@@ -171,6 +192,16 @@ class Session:
             obj = _run_student(getattr, obj, request["attr"])
         _run_student(_setitem, obj, request["key"], request["value"])
         return {"ok": True}
+
+    def _op_put(self, request: dict) -> dict:
+        name = request["name"]
+        if not isinstance(name, str):
+            raise BadRequest("a handle name must be a string")
+        self.handles[name] = request["value"]
+        return {"ok": True}
+
+    def _op_get(self, request: dict) -> dict:
+        return {"ok": True, "value": _pick(self._target(request["target"]), request.get("reply", "all"), _describe_target(request))}
 
     def _op_forget(self, request: dict) -> dict:
         self.handles.clear()
@@ -199,6 +230,41 @@ class Session:
         for name, pick in request.get("store", {}).items():
             self.handles[name] = _pick(result, pick, what)
         return {"ok": True, "value": _pick(result, request.get("reply", "all"), what)}
+
+
+class _watch_banned:
+    """Context manager: fail with BannedCall if code running inside calls into a banned module.
+
+    A function belongs to the module named by its globals' ``__name__`` (``dl.fast_layers``,
+    ``scipy.signal._signaltools``), so the hook sees it however the student imported it, and
+    whichever copy of the package (reference or student edition) was loaded.
+    """
+
+    def __init__(self, modules):
+        if not all(isinstance(m, str) for m in modules):
+            raise BadRequest("banned modules must be given by name")
+        self.modules = tuple(modules)
+        self.hit: str | None = None
+
+    def _profile(self, frame, event, arg):
+        if self.hit is None and event == "call":
+            module = frame.f_globals.get("__name__")
+            if isinstance(module, str) and any(module == m or module.startswith(m + ".") for m in self.modules):
+                self.hit = f"{module}.{frame.f_code.co_name}"
+
+    def __enter__(self):
+        if self.modules:
+            self._previous = sys.getprofile()
+            sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.modules:
+            sys.setprofile(self._previous)
+        if self.hit is not None:
+            raise BannedCall(f"your code called {self.hit}, which this function may not use "
+                             f"(not allowed here: {', '.join(self.modules)})")
+        return False
 
 
 def _setitem(obj, key, value) -> None:
