@@ -25,10 +25,17 @@ def read_units(manifest: str | os.PathLike | None = None) -> dict[str, list[Unit
     for notebook, spec in data.get("notebooks", {}).items():
         result[notebook] = [
             Unit(grade_id=u["grade_id"], points=float(u["points"]), checks=tuple(u.get("checks", ())),
-                 reference=u.get("reference"), artifact=u.get("artifact"))
+                 reference=u.get("reference"), artifact=u.get("artifact"), written_in=u.get("written_in"))
             for u in spec.get("units", [])
         ]
     return result
+
+
+def read_uses(manifest: str | os.PathLike | None = None) -> dict[str, list[str]]:
+    """Notebook name -> the earlier notebooks whose graded code it runs (its ``uses`` list)."""
+    path = Path(manifest) if manifest is not None else DEFAULT_MANIFEST
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {notebook: list(spec.get("uses", [])) for notebook, spec in data.get("notebooks", {}).items()}
 
 
 def find_unit(grade_id: str, manifest: str | os.PathLike | None = None) -> Unit:

@@ -13,6 +13,9 @@ class Unit:
     - checks: names of checks in the autograder's registry, run in order.
     - reference: ``"module:qualname"`` of the reference object in ``dl`` (code units).
     - artifact: artifact name under ``artifacts/`` (artifact units), e.g. ``"a1_best_fc"``.
+    - written_in: the grade id of another unit whose answer cell holds this unit's code, in a
+      notebook this one uses (e.g. ``"a1-bn-fc_normalization"`` is the normalization branch the
+      student writes in the cell of ``"a1-fc-FullyConnectedNet"``); None for the usual case.
     """
 
     grade_id: str
@@ -20,6 +23,7 @@ class Unit:
     checks: tuple[str, ...] = field(default_factory=tuple)
     reference: str | None = None
     artifact: str | None = None
+    written_in: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

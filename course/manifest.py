@@ -21,8 +21,8 @@ REFERENCE = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<name>[A-Za-z_]\w*)$")
 
 _COURSE_KEYS = {"id"}
 _ASSIGNMENT_KEYS = {"title", "notebooks", "reveals"}
-_NOTEBOOK_KEYS = {"assignment", "short", "planned", "units", "questions"}
-_UNIT_KEYS = {"grade_id", "points", "reference", "artifact", "checks"}
+_NOTEBOOK_KEYS = {"assignment", "short", "planned", "uses", "units", "questions"}
+_UNIT_KEYS = {"grade_id", "points", "reference", "artifact", "checks", "written_in"}
 _QUESTION_KEYS = {"grade_id", "points"}
 
 
@@ -36,6 +36,8 @@ class Notebook:
 
     ``source`` is the jupytext source relative to the course root
     (``course/<assignment>/<name>.py``). Planned notebooks have no source yet; the build skips them.
+    ``uses`` names earlier notebooks of the same assignment whose graded code this one runs (it
+    imports them with ``dl.notebook_import``; the build and the grader run their cells first).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Notebook:
     units: list[Unit] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
     planned: bool = False
+    uses: list[str] = field(default_factory=list)
 
     @property
     def source(self) -> Path:
@@ -217,6 +220,7 @@ def _load_notebooks(tables: dict, problem) -> dict[str, Notebook]:
         if not isinstance(planned, bool):
             problem(where, "has planned that is not true or false")
             planned = False
+        uses = _string_list(table.get("uses", []), where, "uses", problem)
         units = []
         for i, unit_table in enumerate(_array(table.get("units", []), f"notebooks.{name}.units", problem)):
             unit = _load_unit(unit_table, f"[[notebooks.{name}.units]] #{i + 1}", planned, problem)
@@ -226,7 +230,7 @@ def _load_notebooks(tables: dict, problem) -> dict[str, Notebook]:
             _load_question(question_table, f"[[notebooks.{name}.questions]] #{i + 1}", problem)
             for i, question_table in enumerate(_array(table.get("questions", []), f"notebooks.{name}.questions", problem))
         ]
-        notebooks[name] = Notebook(name, assignment, short, units, questions, planned)
+        notebooks[name] = Notebook(name, assignment, short, units, questions, planned, uses)
     return notebooks
 
 
@@ -266,7 +270,11 @@ def _load_unit(table: dict, where: str, planned: bool, problem) -> Unit | None:
     if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
         problem(where, 'has checks that are not a list of check names, e.g. checks = ["affine_forward"]')
         checks = []
-    reference, artifact = table.get("reference"), table.get("artifact")
+    reference, artifact, written_in = table.get("reference"), table.get("artifact"), table.get("written_in")
+    if written_in is not None and (not isinstance(written_in, str) or reference is None):
+        problem(where, 'has written_in, which needs a code unit (reference = "dl.module:name") and the grade id '
+                       'of the unit whose cell holds its code, e.g. written_in = "a1-fc-FullyConnectedNet"')
+        written_in = None
     if (reference is None) == (artifact is None):
         problem(where, 'needs exactly one of reference = "dl.module:name" (a code unit) and artifact = "<name>" (a saved file)')
         return None
@@ -291,7 +299,7 @@ def _load_unit(table: dict, where: str, planned: bool, problem) -> Unit | None:
                 elif defined_in != "dl" and not defined_in.startswith("dl."):
                     problem(where, f'has reference "{reference}" to an object defined in {defined_in}, not in dl; '
                                    "reference the dl module that defines it")
-    return Unit(grade_id, points, tuple(checks), reference, artifact)
+    return Unit(grade_id, points, tuple(checks), reference, artifact, written_in)
 
 
 def _load_question(table: dict, where: str, problem) -> Question:
@@ -313,6 +321,8 @@ def _check_cross_references(root: Path, assignments: dict[str, Assignment], note
                                                   f"{seen[item.grade_id]}); grade ids must be unique in the course")
             else:
                 seen[item.grade_id] = nb.name
+
+    _check_uses(assignments, notebooks, problem)
 
     listed: dict[str, list[str]] = {}
     for a in assignments.values():
@@ -339,3 +349,26 @@ def _check_cross_references(root: Path, assignments: dict[str, Assignment], note
             problem(where, f'has assignment = "{nb.assignment}" but is listed by [assignments.{owners[0]}]; make them agree')
         if not nb.planned and nb.assignment and not (root / nb.source).is_file():
             problem(where, f"has no source file {nb.source.as_posix()}; write it, or mark the notebook planned = true")
+
+
+def _check_uses(assignments: dict[str, Assignment], notebooks: dict[str, Notebook], problem) -> None:
+    """``uses`` names earlier notebooks of the same assignment; ``written_in`` a unit of one of them."""
+    for nb in notebooks.values():
+        where = f"[notebooks.{nb.name}]"
+        order = assignments[nb.assignment].notebooks if nb.assignment in assignments else []
+        for used in nb.uses:
+            if used not in notebooks or notebooks[used].assignment != nb.assignment:
+                problem(where, f'uses "{used}", which is not a notebook of assignment {nb.assignment}')
+            elif nb.name in order and used in order and order.index(used) >= order.index(nb.name):
+                problem(where, f'uses "{used}", which comes after it in [assignments.{nb.assignment}]; '
+                               "a notebook can use only earlier ones (students complete them first)")
+        for unit in nb.units:
+            if unit.written_in is None:
+                continue
+            home = next((notebooks[u] for u in nb.uses if u in notebooks and notebooks[u].unit(unit.written_in)), None)
+            if home is None:
+                problem(where, f'has unit "{unit.grade_id}" written_in "{unit.written_in}", which is not a unit of a '
+                               f"notebook it uses ({', '.join(nb.uses) or 'none'}); add the notebook to uses")
+            elif home.unit(unit.written_in).reference != unit.reference:
+                problem(where, f'has unit "{unit.grade_id}" whose reference differs from that of "{unit.written_in}", '
+                               "the unit whose cell holds its code; they must name the same object")

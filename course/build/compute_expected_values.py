@@ -3,7 +3,8 @@
 A check cell is executed once, at build time, in a fresh namespace holding what the reference
 solution needs and nothing else: the import statements of the notebook's setup and plain code
 cells (never their data loading or training), its provided cells and the answer cells of its code
-units with their reference bodies. Each ``reference_value(...)`` call records the value of its
+units with their reference bodies — first those of the notebooks it ``uses`` (the student's kernel
+gets them from ``dl.notebook_import``), then its own. Each ``reference_value(...)`` call records the value of its
 argument; the call's text is then replaced by :func:`course.build.literals.to_literal` of it,
 found by the call's position in the ``ast``, so the rest of the cell is left exactly as written.
 """
@@ -16,7 +17,10 @@ import io
 
 from nbformat import NotebookNode
 
+from course.build.assign_roles import assign_roles
 from course.build.context import BuildContext, BuildError, dl_meta, role
+from course.build.inline_references import inline_references
+from course.build.read_source import read_source
 from course.build.literals import LiteralError, to_literal
 from dl.notebook_import import import_statements
 
@@ -33,8 +37,26 @@ def compute_expected_values(nb: NotebookNode, ctx: BuildContext) -> NotebookNode
 
 
 def reference_namespace(nb: NotebookNode, ctx: BuildContext) -> dict:
-    """A fresh ``__main__``-like namespace with the notebook's imports, provided code and reference units."""
+    """A fresh ``__main__``-like namespace with the reference code of the used notebooks, then this one's."""
     namespace: dict = {"__name__": "__main__"}
+    for name in ctx.notebook.uses:
+        used_nb, used_ctx = _reference_cells(ctx.course.notebooks[name], ctx)
+        _run_reference_cells(used_nb, used_ctx, namespace)
+    _run_reference_cells(nb, ctx, namespace)
+    return namespace
+
+
+def _reference_cells(notebook, ctx: BuildContext) -> tuple[NotebookNode, BuildContext]:
+    """A used notebook's source with roles assigned and references inlined (the build's first steps)."""
+    used = BuildContext(ctx.course, notebook)
+    if not used.source_path.is_file():
+        raise BuildError(f"{ctx.source}: uses {notebook.name}, whose source {used.source} does not exist")
+    nb, used.lines = read_source(used.source_path.read_text(encoding="utf-8"))
+    return inline_references(assign_roles(nb, used), used), used
+
+
+def _run_reference_cells(nb: NotebookNode, ctx: BuildContext, namespace: dict) -> None:
+    """Execute the imports, provided cells and reference units of ``nb`` into ``namespace``."""
     for index, cell in enumerate(nb.cells):
         r = role(cell)
         if cell.cell_type != "code":
@@ -50,7 +72,6 @@ def reference_namespace(nb: NotebookNode, ctx: BuildContext) -> dict:
         except Exception as exc:  # any error of the reference code is reported with its cell
             raise BuildError(f"{ctx.where(index)}: running {what} this cell to compute expected values failed: "
                              f"{type(exc).__name__}: {exc}") from exc
-    return namespace
 
 
 def substitute_reference_values(source: str, namespace: dict, where: str) -> str:

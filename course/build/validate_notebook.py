@@ -55,7 +55,8 @@ def validate_notebook(nb: NotebookNode, ctx: BuildContext) -> NotebookNode:
                 find_regions(cell.source, where)
             except RegionError as exc:
                 problems.append(str(exc))
-    expected = [("unit", u.grade_id) for u in ctx.notebook.units] + [("tests", u.grade_id) for u in ctx.notebook.units]
+    expected = [("unit", u.grade_id) for u in ctx.notebook.units if u.written_in is None]
+    expected += [("tests", u.grade_id) for u in ctx.notebook.units]
     expected += [("question", q.grade_id) for q in ctx.notebook.questions]
     for key in expected:
         if seen.get(key, 0) != 1:

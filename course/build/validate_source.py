@@ -2,7 +2,9 @@
 
 Runs after ``assign_roles`` (so every cell has a role) and before any cell is rewritten. It checks
 what only the whole notebook can tell: each unit of the manifest has exactly one answer cell and
-at most one ``tests`` cell, after it (``generate_tests`` adds a missing one), each question one
+at most one ``tests`` cell, after it (``generate_tests`` adds a missing one) — except a unit
+``written_in`` another notebook's cell, which has no answer cell here and exactly one tests
+cell — each question one
 answer cell, there is at most one setup cell,
 solution markers appear only in cells that become nbgrader solution cells (artifact units and
 exercises, which must have a region), cells whose body the build generates are empty, and
@@ -38,6 +40,14 @@ def _check_counts(nb: NotebookNode, ctx: BuildContext) -> list[str]:
 
     for unit in ctx.notebook.units:
         answers, tests = cells("unit", "unit", unit.grade_id), cells("tests", "unit", unit.grade_id)
+        if unit.written_in is not None:
+            for extra in answers:
+                problems.append(f"{ctx.where(extra)}: unit {unit.grade_id} is written in the cell of {unit.written_in} "
+                                f"(written_in in {manifest}); it has no answer cell here, only a tests cell")
+            if len(tests) != 1:
+                problems.append(f'{ctx.source}: unit {unit.grade_id} needs exactly one cell # %% tests="{unit.grade_id}" '
+                                f"(found {len(tests)}); put it after the check that uses it")
+            continue
         if not answers:
             problems.append(f'{ctx.source}: unit {unit.grade_id} (in {manifest}) has no answer cell; '
                             f'add a cell with the header # %% unit="{unit.grade_id}"')

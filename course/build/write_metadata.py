@@ -24,7 +24,8 @@ def write_metadata(nb: NotebookNode, ctx: BuildContext) -> NotebookNode:
         if nbgrader is not None:
             cell.metadata["nbgrader"] = nbgrader
         cell["id"] = nbgrader["grade_id"] if nbgrader else f"{ctx.notebook.short}-{r}-{counts[r]}"
-    units = {u.grade_id: list(u.names) for u in ctx.notebook.units if u.reference is not None}
+    # Units written in another notebook's cell are found there, not in this notebook.
+    units = {u.grade_id: list(u.names) for u in ctx.notebook.units if u.reference is not None and u.written_in is None}
     nb.metadata = NotebookNode({
         "kernelspec": dict(KERNELSPEC),
         "language_info": {"name": "python"},

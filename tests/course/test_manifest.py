@@ -13,9 +13,11 @@ def test_real_manifest_loads_into_units_and_questions():
     assert all(isinstance(u, Unit) for u in fc.units) and all(isinstance(q, Question) for q in fc.questions)
     assert fc.unit("a1-fc-affine_forward").reference == "dl.layers:affine_forward"
     assert fc.source.as_posix() == "course/a1/FullyConnectedNets.py"
-    assert course.notebooks["Dropout"].planned
+    assert course.notebooks["PyTorch"].planned
     assert course.assignments["a2"].reveals == ["a1"]
-    assert [nb.name for nb in course.built_notebooks()] == ["FullyConnectedNets"]
+    assert [nb.name for nb in course.built_notebooks("a1")] == ["FullyConnectedNets", "BatchNormalization", "Dropout", "ConvolutionalNetworks"]
+    assert course.notebooks["Dropout"].uses == ["FullyConnectedNets"]
+    assert course.notebooks["Dropout"].unit("a1-dropout-fc_dropout").written_in == "a1-fc-FullyConnectedNet"
 
 
 def test_tiny_manifest(course):
@@ -79,4 +81,40 @@ def test_not_toml_and_missing_file(tmp_path):
         load_manifest(tmp_path)
     write_course(tmp_path, "[course\nid=")
     with pytest.raises(ManifestError, match="not valid TOML"):
+        load_manifest(tmp_path)
+
+
+SECOND = MANIFEST.replace('notebooks = ["Tiny"]', 'notebooks = ["Tiny", "Second"]') + '''
+[notebooks.Second]
+assignment = "t1"
+short = "second"
+planned = true
+uses = ["Tiny"]
+
+[[notebooks.Second.units]]
+grade_id = "t1-second-relu_forward"
+points = 1
+reference = "dl.layers:relu_forward"
+written_in = "t1-tiny-relu_forward"
+checks = ["relu_forward"]
+'''
+
+
+def test_uses_and_written_in_link_a_notebook_to_an_earlier_one(tmp_path):
+    write_course(tmp_path, SECOND)
+    second = load_manifest(tmp_path).notebooks["Second"]
+    assert second.uses == ["Tiny"] and second.unit("t1-second-relu_forward").written_in == "t1-tiny-relu_forward"
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('notebooks = ["Tiny", "Second"]', 'notebooks = ["Second", "Tiny"]', r'uses "Tiny", which comes after it in \[assignments.t1\]'),
+    ('uses = ["Tiny"]', 'uses = ["Later"]', r'uses "Later", which is not a notebook of assignment t1'),
+    ('uses = ["Tiny"]', 'uses = []', r'written_in "t1-tiny-relu_forward", which is not a unit of a notebook it uses \(none\)'),
+    ('written_in = "t1-tiny-relu_forward"', 'written_in = "t1-tiny-affine_forward"', r"whose reference differs from that of"),
+    ('reference = "dl.layers:relu_forward"\nwritten_in', 'artifact = "x"\nwritten_in', r"has written_in, which needs a code unit"),
+])
+def test_uses_and_written_in_errors(tmp_path, old, new, message):
+    assert old in SECOND
+    write_course(tmp_path, SECOND.replace(old, new, 1))
+    with pytest.raises(ManifestError, match=message):
         load_manifest(tmp_path)
