@@ -14,10 +14,15 @@ the cells before the first unit, and the cells defining the notebook's ``metadat
 Placing every unit cell where the release has it makes deleted, duplicated, reordered or
 retyped cells harmless: they cost only the units they break. Cells that are not listed above
 (experiments, training runs, plots, the student's own checks) never run.
+
+A notebook that ``uses`` earlier ones (BatchNormalization imports the student's layers and
+``FullyConnectedNet`` from FullyConnectedNets.ipynb) runs their programs first, in the same
+namespace, as :func:`with_used_notebooks` arranges; a unit ``written_in`` an earlier notebook's
+cell is graded from that cell.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 from autograder.units import Unit
@@ -46,8 +51,11 @@ class Program:
 
 
 def code_units(units: Sequence[Unit]) -> dict[str, tuple[str, ...]]:
-    """Grade id -> names for the units graded from notebook code (artifact units are left out)."""
-    return {u.grade_id: u.names for u in units if u.names}
+    """Grade id -> names for the units graded from this notebook's code cells.
+
+    Artifact units and units written in another notebook's cell are left out.
+    """
+    return {u.grade_id: u.names for u in units if u.names and u.written_in is None}
 
 
 def build_program(release_nb: Mapping, submission_nb: Mapping, units: Sequence[Unit], notebook_name: str = "the notebook") -> Program:
@@ -98,3 +106,42 @@ def build_program(release_nb: Mapping, submission_nb: Mapping, units: Sequence[U
     ordered.sort(key=lambda pair: pair[0])  # stable: ties keep the release's order
     program.cells = [cell for _, cell in ordered]
     return program
+
+
+def with_used_notebooks(program: Program, used: Sequence[tuple[str, Program | str]], units: Sequence[Unit]) -> Program:
+    """The program of a notebook that uses earlier ones: their programs' cells first, then its own.
+
+    Inputs:
+    - program: this notebook's program (:func:`build_program`).
+    - used: ``(file name, program)`` of each used notebook, in order; instead of a program, a
+      message saying why the student's copy could not be read.
+    - units: this notebook's units; one ``written_in`` a used notebook's unit is graded from the
+      cell of that unit (and is missing if that cell is).
+    """
+    combined = Program(missing=dict(program.missing), notes=dict(program.notes))
+    unreadable: list[str] = []
+    used_programs: list[Program] = []
+    for name, used_program in used:
+        if isinstance(used_program, str):
+            unreadable.append(used_program)
+            continue
+        used_programs.append(used_program)
+        combined.cells += [replace(cell, label=f"{cell.label} ({name})") for cell in used_program.cells]
+    combined.cells += program.cells
+
+    for unit in units:
+        if unit.written_in is None:
+            if unreadable and unit.names:
+                combined.notes[unit.grade_id] = "; ".join(filter(None, [combined.notes.get(unit.grade_id), *unreadable]))
+            continue
+        index = next((i for i, c in enumerate(combined.cells) if unit.written_in in c.units), None)
+        if index is not None:
+            cell = combined.cells[index]
+            combined.cells[index] = replace(cell, units=(*cell.units, unit.grade_id))
+            note = next((p.notes[unit.written_in] for p in used_programs if unit.written_in in p.notes), None)
+            if note:
+                combined.notes[unit.grade_id] = note
+        else:
+            reasons = [p.missing[unit.written_in] for p in used_programs if unit.written_in in p.missing] or unreadable
+            combined.missing[unit.grade_id] = "; ".join(reasons) or f"the cell of {unit.written_in} was not found"
+    return combined

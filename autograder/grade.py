@@ -21,7 +21,7 @@ from typing import Iterable, Mapping, Sequence
 from autograder.checks import CheckContext, run_checks
 from autograder.checks.fc_net import default_data
 from autograder.checks.registry import DataSource
-from autograder.extraction import Program, build_program
+from autograder.extraction import Program, build_program, with_used_notebooks
 from autograder.options import GradingOptions
 from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
 from autograder.runner import ProgramRunner
@@ -43,6 +43,7 @@ def grade_submission(
     options: GradingOptions | None = None,
     data: DataSource | None = None,
     submission_id: str | None = None,
+    uses: Sequence[tuple[str, Sequence[Unit]]] = (),
 ) -> SubmissionResult:
     """Grade one submitted notebook.
 
@@ -55,6 +56,9 @@ def grade_submission(
     - options: limits and seed (:class:`~autograder.options.GradingOptions`).
     - data: returns the held-out data for accuracy units; default: ``dl.data.get_cifar10_data()``.
     - submission_id: the name used in reports (default: the notebook's path).
+    - uses: ``(notebook name, its units)`` of the earlier notebooks whose code this one runs
+      (the manifest's ``uses``); they are read from the folders of the submission and the
+      release, and their graded cells run first (:func:`~autograder.extraction.with_used_notebooks`).
 
     A corrupt or unreadable submission gives every unit 0 with a message; problems in the
     student's code cost only the units they touch. Raises for problems of the grading setup
@@ -77,6 +81,9 @@ def grade_submission(
         return result
 
     program = build_program(release, submission, units, release_path.name)
+    if uses:
+        program = with_used_notebooks(program, [_used_program(name, used_units, release_path, submission_path)
+                                                for name, used_units in uses], units)
     context_dir = Path(artifacts_dir) if artifacts_dir is not None else submission_path.parent / "artifacts"
     names = [name for unit in units for name in unit.names]
     runner = ProgramRunner(program, names, options) if names else None
@@ -90,6 +97,18 @@ def grade_submission(
             runner.close()
     result.wall_time = time.perf_counter() - started
     return result
+
+
+def _used_program(name: str, units: Sequence[Unit], release_path: Path, submission_path: Path) -> Program | str:
+    """The program of the student's copy of used notebook ``name``, or why it could not be read."""
+    file = f"{name}.ipynb"
+    release = read_notebook(release_path.parent / file)  # a problem of the grading setup: raise
+    try:
+        submission = read_notebook(submission_path.parent / file)
+    except NotebookImportError as exc:
+        reason = str(exc).replace(str(submission_path.parent), "your submission")
+        return f"your {file}, whose code this notebook uses, could not be read ({reason})"
+    return build_program(release, submission, units, file)
 
 
 def _grade_unit(unit: Unit, program: Program, runner: ProgramRunner | None, context: CheckContext,
@@ -176,12 +195,14 @@ def grade_batch(
     options: GradingOptions | None = None,
     data: DataSource | None = None,
     jobs: int = 1,
+    uses: Sequence[tuple[str, Sequence[Unit]]] = (),
 ) -> list[SubmissionResult]:
     """Grade many submissions; write ``<out_dir>/<id>/results.json``, ``grades.csv`` and ``grading.log``.
 
     ``submissions`` maps report ids to notebooks, or lists notebooks (ids: their folder names).
     Artifacts are read from ``artifacts/`` beside each notebook. ``jobs`` submissions are graded
-    at once. A submission whose grading fails for any reason gets 0 on every unit and a message;
+    at once. ``uses`` is passed to :func:`grade_submission`. A submission whose grading fails
+    for any reason gets 0 on every unit and a message;
     its traceback goes to ``grading.log`` (for the staff only), and the batch goes on.
     """
     out = Path(out_dir)
@@ -197,7 +218,8 @@ def grade_batch(
     def grade_one(item: tuple[str, Path]) -> SubmissionResult:
         key, path = item
         try:
-            result = grade_submission(path, release_nb, units, timeout=timeout, options=options, data=data, submission_id=key)
+            result = grade_submission(path, release_nb, units, timeout=timeout, options=options, data=data,
+                                      submission_id=key, uses=uses)
         except Exception:  # the batch boundary: one broken submission never stops the others
             log.error("submission %s (%s) could not be graded:\n%s", key, path, traceback.format_exc())
             result = SubmissionResult(key, Path(release_nb).name, error="Your submission could not be graded automatically; "

@@ -68,8 +68,9 @@ def grade_assignment(root: Path, assignment: str, submissions: list[Path], out: 
     for nb in notebooks:
         units += nb.units
         batch = {student: folder / f"{nb.name}.ipynb" for student, folder in folders.items()}
+        uses = [(name, course.notebooks[name].units) for name in nb.uses]
         results = grade_batch(batch, release_dir / f"{nb.name}.ipynb", nb.units, out_dir=out / "notebooks" / nb.name,
-                              options=options, jobs=jobs, data=data)
+                              options=options, jobs=jobs, data=data, uses=uses)
         for result in results:
             total = merged[result.submission]
             total.units += result.units

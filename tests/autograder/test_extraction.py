@@ -82,3 +82,28 @@ def test_malformed_cells_do_not_crash_extraction():
     program = program_of(weird)
     assert program.unit_cell("a1-fc-relu_forward") is not None
     assert set(program.missing) == {u.grade_id for u in UNITS if u.names} - {"a1-fc-relu_forward"}
+
+
+def test_a_notebook_using_an_earlier_one_runs_its_cells_first_and_grades_written_in_units_from_them():
+    from autograder.extraction import Program, ProgramCell, with_used_notebooks
+    from autograder.units import Unit
+
+    earlier = Program(cells=[ProgramCell("imports of setup cell 2", "import numpy as np"),
+                             ProgramCell("cell 9 of your notebook", "class Net: pass", ("a1-fc-Net",))],
+                      notes={"a1-fc-Net": "its cell was found by name"})
+    own = Program(cells=[ProgramCell("cell 4 of your notebook", "def bn(x): return x", ("a1-bn-bn",))])
+    units = [Unit("a1-bn-bn", 1, reference="dl.layers:bn"), Unit("a1-bn-net", 1, reference="dl.m:Net", written_in="a1-fc-Net")]
+    combined = with_used_notebooks(own, [("Earlier.ipynb", earlier)], units)
+    assert [c.label for c in combined.cells] == ["imports of setup cell 2 (Earlier.ipynb)", "cell 9 of your notebook (Earlier.ipynb)",
+                                                 "cell 4 of your notebook"]
+    assert combined.unit_cell("a1-bn-net").source == "class Net: pass"
+    assert combined.notes["a1-bn-net"] == "its cell was found by name"
+
+    missing = Program(missing={"a1-fc-Net": "no cell of Earlier.ipynb defines `Net`"})
+    combined = with_used_notebooks(own, [("Earlier.ipynb", missing)], units)
+    assert combined.missing == {"a1-bn-net": "no cell of Earlier.ipynb defines `Net`"}
+
+    combined = with_used_notebooks(own, [("Earlier.ipynb", "your Earlier.ipynb could not be read (not JSON)")], units)
+    assert combined.missing["a1-bn-net"] == "your Earlier.ipynb could not be read (not JSON)"
+    assert combined.notes["a1-bn-bn"] == "your Earlier.ipynb could not be read (not JSON)"
+    assert [c.label for c in combined.cells] == ["cell 4 of your notebook"]

@@ -11,6 +11,7 @@ from dl.notebook_import import (
     import_notebook,
     import_statements,
     read_notebook,
+    rebind,
 )
 
 UNITS = {"t-double": ["double"], "t-Scaler": ["Scaler"]}
@@ -47,6 +48,25 @@ def test_imports_units_with_their_imports_and_provided_code(tmp_path):
     assert module.double(4) == 8
     assert module.Scaler(2.5)(1) == 2
     assert not hasattr(module, "DATA")
+
+
+def test_rebound_code_looks_names_up_in_the_new_namespace_at_call_time(tmp_path):
+    module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", STANDARD))
+    here = {"__name__": "later_notebook"}
+    double = rebind(module.double, here)
+    here["helper"] = lambda x: -x  # defined after rebinding, as a later cell would
+    assert double(4) == -4 and module.double(4) == 8  # the original is untouched
+
+    source = "class Counter:\n    start = 10\n    def __init__(self, k=1):\n        self.k = k\n" \
+             "    def step(self):\n        return bump(self.k)\n    @staticmethod\n    def unit():\n        return bump(0)\n" \
+             "    @property\n    def size(self):\n        return bump(self.k) * 2\n"
+    original = {}
+    exec(source + "def bump(x):\n    return x + 1\n", original)
+    Counter = rebind(original["Counter"], {"bump": lambda x: x + 100, "__name__": "later"})
+    assert Counter(2).step() == 102 and Counter.unit() == 100 and Counter(1).size == 202 and Counter.start == 10
+    assert original["Counter"](2).step() == 3
+    with pytest.raises(TypeError, match="function or a class"):
+        rebind(3, {})
 
 
 def test_metadata_stripped_falls_back_to_names(tmp_path):
