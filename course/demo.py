@@ -58,7 +58,7 @@ def train_demo(out: Path, epochs: int = EPOCHS) -> None:
     from dl.data import get_cifar10_data
     from dl.models import FullyConnectedNet
     from dl.solver import Solver
-    from dl.vis import plot_training_history
+    from dl.vis import plot_solver_comparison
 
     data = get_cifar10_data()
     for key, value in data.items():
@@ -78,7 +78,7 @@ def train_demo(out: Path, epochs: int = EPOCHS) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     figure_path = out / "learning_curves.png"
-    plot_training_history(solvers, title="Fully connected net on the CIFAR-10 stand-in").savefig(figure_path, dpi=60)
+    plot_solver_comparison(solvers, title="Fully connected net on the CIFAR-10 stand-in").savefig(figure_path, dpi=60)
 
     print("\nrule           final loss   best val acc   test acc")
     for rule, solver in solvers.items():

@@ -38,7 +38,7 @@ from dl.models.fc_net import save_fc_net
 from dl.optim import sgd
 from dl.solver import Solver
 from dl.utils import smoke_mode
-from dl.vis import plot_training_history, setup_notebook
+from dl.vis import plot_solver_comparison, setup_notebook
 from dl.widgets import TrainingDashboard
 
 setup_notebook()
@@ -480,7 +480,7 @@ for name, rule in [("rmsprop", rmsprop), ("adam", adam)]:
     solvers[name] = solver
     print()
 
-plot_training_history(solvers, title="Four update rules")
+plot_solver_comparison(solvers, title="Four update rules")
 plt.show()
 
 # %% [markdown]

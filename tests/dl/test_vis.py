@@ -1,7 +1,33 @@
-"""visualize_grid: layout, per-image rescaling and padding."""
-import numpy as np
+"""Static figures: visualize_grid layout, the training-history and sweep plots, imshow_no_ax."""
+from types import SimpleNamespace
 
-from dl.vis import visualize_grid
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from dl.vis import (  # noqa: E402
+    imshow_no_ax,
+    plot_solver_comparison,
+    plot_training_history,
+    plot_weight_scale_sweep,
+    visualize_grid,
+)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _run(seed: int, epochs: int = 3) -> SimpleNamespace:
+    """A stand-in for a trained Solver: seeded histories of the right lengths."""
+    rng = np.random.default_rng(seed)
+    return SimpleNamespace(loss_history=list(rng.random(10)), train_acc_history=list(rng.random(epochs + 1)),
+                           val_acc_history=list(rng.random(epochs + 1)))
 
 
 def test_grid_layout_and_rescaling():
@@ -24,3 +50,70 @@ def test_constant_image_and_custom_bound():
     assert grid.shape == (4, 4, 1)
     assert not grid[:2, :2].any()
     np.testing.assert_allclose(grid[:2, 2:, 0], [[0, 1 / 3], [2 / 3, 1]])
+
+
+def test_plot_training_history_labels_markers_and_legend():
+    norm_runs, baseline = [_run(1), _run(2), _run(3)], _run(4)
+    ax = plot_training_history("Train accuracy", "Epoch", baseline, norm_runs, lambda s: s.train_acc_history,
+                               bl_marker="-^", bn_marker="-o", labels=[5, 10, 50])
+    assert ax is plt.gca()
+    assert ax.get_title() == "Train accuracy" and ax.get_xlabel() == "Epoch"
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["with_norm5", "with_norm10", "with_norm50", "baseline5"]
+    for line, run in zip(lines, [*norm_runs, baseline]):
+        np.testing.assert_array_equal(line.get_ydata(), run.train_acc_history)
+    assert [line.get_marker() for line in lines] == ["o", "o", "o", "^"]
+    legend = ax.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["with_norm5", "with_norm10", "with_norm50", "baseline5"]
+    assert legend._ncols == 4  # one column per line
+
+
+def test_plot_training_history_without_labels():
+    ax = plot_training_history("Loss", "Iteration", _run(0), [_run(1)], lambda s: s.loss_history)
+    assert [line.get_label() for line in ax.get_lines()] == ["with_norm", "baseline"]
+    assert [line.get_marker() for line in ax.get_lines()] == [".", "."]
+
+
+def test_plot_solver_comparison_three_panels_one_line_per_run():
+    fig = plot_solver_comparison({"sgd": _run(0), "adam": _run(1)}, title="Update rules")
+    assert len(fig.axes) == 3
+    labels = [[line.get_label() for line in ax.get_lines()] for ax in fig.axes]
+    assert labels == [["loss_sgd", "loss_adam"], ["train_acc_sgd", "train_acc_adam"], ["val_acc_sgd", "val_acc_adam"]]
+    assert fig._suptitle.get_text() == "Update rules"
+
+
+def test_plot_weight_scale_sweep_axes():
+    rng = np.random.default_rng(0)
+    scales = np.logspace(-4, 0, num=3)
+    keys = ("best_val_acc", "best_train_acc", "final_train_loss")
+    results = {"weight_scales": scales,
+               "baseline": {key: rng.random(3) for key in keys}, "batchnorm": {key: rng.random(3) for key in keys}}
+    fig = plot_weight_scale_sweep(results)
+    assert len(fig.axes) == 3
+    for ax, key in zip(fig.axes, keys):
+        assert ax.get_xscale() == "log"
+        lines = ax.get_lines()
+        assert [line.get_label() for line in lines] == ["baseline", "batchnorm"]
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["baseline", "batchnorm"]
+        np.testing.assert_array_equal(lines[0].get_xdata(), scales)
+        np.testing.assert_array_equal(lines[0].get_ydata(), results["baseline"][key])
+        np.testing.assert_array_equal(lines[1].get_ydata(), results["batchnorm"][key])
+    assert fig.axes[2].get_ylim() == (1.0, 3.5)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (4, 5, 3)])
+def test_imshow_no_ax_normalizes_to_uint8_and_hides_axes(shape):
+    img = np.random.default_rng(0).standard_normal(shape) * 7 - 3
+    shown = imshow_no_ax(img)
+    data = np.asarray(shown.get_array())
+    assert data.dtype == np.uint8 and data.shape == shape
+    assert data.min() == 0 and data.max() == 255
+    np.testing.assert_array_equal(data, np.rint(255 * (img - img.min()) / (img.max() - img.min())))
+    assert not plt.gca().axison
+
+
+def test_imshow_no_ax_keeps_values_without_normalize_and_rejects_bad_shapes():
+    img = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    np.testing.assert_array_equal(np.asarray(imshow_no_ax(img, normalize=False).get_array()), img)
+    with pytest.raises(ValueError, match=r"\(H, W\) or \(H, W, 3\)"):
+        imshow_no_ax(np.zeros((2, 2, 4)))

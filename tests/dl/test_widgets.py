@@ -2,10 +2,12 @@
 import base64
 
 import numpy as np
+import pytest
 
+from dl.fast_layers import conv_forward_fast
 from dl.models import FullyConnectedNet
 from dl.solver import Solver
-from dl.widgets import TrainingDashboard
+from dl.widgets import KernelEditor, TrainingDashboard
 
 PNG_MAGIC = b"\x89PNG"
 
@@ -46,3 +48,64 @@ def test_figure_has_three_panels_with_labelled_lines():
     fig = dashboard.figure()
     labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
     assert labels == ["loss_adam", "train_acc_adam", "val_acc_adam"]
+
+
+def _direct_response(images, kernel, channels):
+    """The response computed without the editor: the kernel on ``channels``, zeros elsewhere."""
+    w = np.zeros((1, 3, 3, 3))
+    for c in channels:
+        w[0, c] = kernel
+    out, _ = conv_forward_fast(images, w, np.zeros(1), {"stride": 1, "pad": 1})
+    return out[:, 0]
+
+
+@pytest.mark.parametrize("channel, channels", [("R", [0]), ("G", [1]), ("B", [2]), ("RGB", [0, 1, 2])])
+def test_kernel_editor_response_matches_direct_convolution(channel, channels):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (2, 3, 9, 7))
+    kernel = rng.standard_normal((3, 3))
+    editor = KernelEditor(images, kernel=kernel, channel=channel)
+    response = editor.response()
+    assert response.shape == (2, 9, 7)
+    np.testing.assert_allclose(response, _direct_response(images, kernel, channels), rtol=1e-12, atol=1e-9)
+
+
+def test_kernel_editor_default_is_horizontal_edges_on_blue():
+    editor = KernelEditor(np.zeros((1, 3, 4, 4)))
+    np.testing.assert_array_equal(editor.kernel, [[1, 2, 1], [0, 0, 0], [-1, -2, -1]])
+    assert editor.channel == "B"
+
+
+def test_editing_a_cell_or_the_channel_updates_response_and_image():
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 255, (2, 3, 8, 8))
+    editor = KernelEditor(images)
+    first_png = editor._image.value
+    kernel = editor.kernel
+    kernel[1, 1] = 4.0
+    editor.cells[1][1].value = 4.0  # what typing into the middle field does
+    np.testing.assert_allclose(editor.response(), _direct_response(images, kernel, [2]), rtol=1e-12, atol=1e-9)
+    assert editor._image.value != first_png  # redrawn
+    editor.channel_picker.value = "R"
+    np.testing.assert_allclose(editor.response(), _direct_response(images, kernel, [0]), rtol=1e-12, atol=1e-9)
+
+
+def test_kernel_editor_bundle_has_widget_view_and_png_fallback():
+    editor = KernelEditor(np.random.default_rng(2).uniform(0, 255, (2, 3, 6, 6)), channel="G")
+    editor.cells[0][0].value = -1.0
+    bundle = editor._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    png = base64.b64decode(bundle["image/png"])
+    assert png.startswith(PNG_MAGIC) and png == editor._image.value  # the latest state
+    assert "channel='G'" in bundle["text/plain"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"images": np.zeros((2, 1, 4, 4))}, r"images must have shape \(N, 3, H, W\)"),
+    ({"kernel": np.zeros((2, 2))}, r"kernel must have shape \(3, 3\)"),
+    ({"channel": "X"}, "channel must be one of"),
+])
+def test_kernel_editor_rejects_bad_arguments(kwargs, match):
+    arguments = {"images": np.zeros((1, 3, 4, 4)), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        KernelEditor(**arguments)
