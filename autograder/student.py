@@ -93,5 +93,6 @@ class Student:
         if not isinstance(error, dict):
             raise WorkerFailure(f"malformed reply to a request about {what}")
         if error.get("kind") == "raised":
-            raise StudentError(f"{what} raised {error.get('type')}: {error.get('message')}")
+            message = error.get("message")
+            raise StudentError(f"{what} raised {error.get('type')}" + (f": {message}" if message else ""))
         raise StudentError(str(error.get("message")))

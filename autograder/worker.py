@@ -246,11 +246,22 @@ class _watch_banned:
         self.modules = tuple(modules)
         self.hit: str | None = None
 
+    def _is_banned(self, module) -> bool:
+        return isinstance(module, str) and any(module == m or module.startswith(m + ".") for m in self.modules)
+
     def _profile(self, frame, event, arg):
-        if self.hit is None and event == "call":
+        if self.hit is not None:
+            return
+        if event == "call":
             module = frame.f_globals.get("__name__")
-            if isinstance(module, str) and any(module == m or module.startswith(m + ".") for m in self.modules):
+            if self._is_banned(module):
                 self.hit = f"{module}.{frame.f_code.co_name}"
+        elif event == "c_call":  # compiled functions (torch.conv2d) and methods (Tensor.numpy)
+            owner = getattr(arg, "__self__", None)
+            for module in (getattr(arg, "__module__", None), type(owner).__module__ if owner is not None else None):
+                if self._is_banned(module):
+                    self.hit = f"{module}.{getattr(arg, '__name__', '?')}"
+                    return
 
     def __enter__(self):
         if self.modules:

@@ -72,7 +72,8 @@ def describe_value(value) -> str:
         return f"a {type(value).__name__} of {len(value)} items"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def relative_error(got: np.ndarray, expected: np.ndarray) -> float:

@@ -42,3 +42,11 @@ def test_mismatched_listing_is_reported(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"meta": {}, "arrays": ["W", "b"]}))
     with pytest.raises(ValueError, match="lists"):
         artifacts.load("a", directory=tmp_path)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '{"arrays": ["w"]}', '{"arrays": ["w"], "meta": 3}'])
+def test_a_description_that_is_not_what_save_writes_is_a_value_error(tmp_path, text):
+    artifacts.save("model", tmp_path, meta={"k": 1}, w=np.zeros(2))
+    (tmp_path / "model.json").write_text(text)
+    with pytest.raises(ValueError, match="not a saved artifact's description"):
+        artifacts.load("model", tmp_path)

@@ -1,0 +1,155 @@
+"""Hidden checks of the branches of ``FullyConnectedNet`` written in later notebooks.
+
+- ``fc_net_normalization`` (BatchNormalization): for ``normalization='batchnorm'`` and
+  ``'layernorm'``, the parameter names and shapes (``gamma{i}`` ones and ``beta{i}`` zeros of
+  shape (H_i,), none after the last affine), then the student's model holding parameters chosen
+  here against the reference holding the same: loss and every gradient (reg != 0), a second
+  train-mode call, and the test-mode scores after those calls (batchnorm: the running statistics).
+- ``fc_net_dropout`` (Dropout): with ``dropout_keep_ratio`` < 1 and a ``seed``, alone and after
+  batchnorm: loss and gradients against the reference with the same seed (both reseed numpy's
+  global RNG in every dropout layer), then the test-mode scores, which have no dropout.
+
+The student's model runs the student's own layer functions, as in the notebook.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checks.compare import Tally, as_float_array, describe_value, mismatch
+from autograder.checks.dropout import keep_global_rng
+from autograder.checks.fc_net import TOL, _describe
+from autograder.checks.registry import CheckContext, CheckResult, register
+from autograder.protocol import Handle
+from autograder.student import Student, StudentError
+from dl.models.fc_net import FullyConnectedNet
+
+
+def _sizes(rng: np.random.Generator, depth: int) -> tuple[list[int], tuple[int, ...], int, float, int]:
+    """hidden dims, the shape of one input (two axes: the model flattens it), C, reg and N (N >= 4 for batchnorm)."""
+    hidden = [int(h) for h in rng.integers(4, 10, size=depth)]
+    input_shape = (int(rng.integers(2, 4)), int(rng.integers(2, 5)))
+    return hidden, input_shape, int(rng.integers(3, 7)), float(rng.uniform(0.1, 1.0)), int(rng.integers(4, 9))
+
+
+def _grader_params(reference: FullyConnectedNet, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Parameters for both models: weights of scale 1/sqrt(fan-in), gammas around 1, biases and betas around 0."""
+    params = {}
+    for name, value in reference.params.items():
+        if name.startswith("W"):
+            params[name] = rng.standard_normal(value.shape) / np.sqrt(value.shape[0])
+        elif name.startswith("gamma"):
+            params[name] = 1 + 0.3 * rng.standard_normal(value.shape)
+        else:
+            params[name] = 0.5 * rng.standard_normal(value.shape)
+    reference.params = {name: value.copy() for name, value in params.items()}
+    return params
+
+
+def _build(student: Student, options: dict) -> None:
+    """The student's model under the handle ``model``."""
+    student.call("FullyConnectedNet", kwargs={**options, "dtype": np.float64}, store={"model": "all"}, reply="none")
+
+
+def _train_step(tally: Tally, student: Student, reference: FullyConnectedNet, X, y, names, about: str, gradients: bool = True) -> None:
+    """loss(X, y) of both models: the loss and, if ``gradients``, every gradient (1 + len(names) sub-checks, or 1)."""
+    got = student.call_method(Handle("model"), "loss", X, y)
+    if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
+        raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
+    with keep_global_rng():
+        loss, grads = reference.loss(X, y)
+    tally.add(mismatch("the loss of loss(X, y)", got[0], loss, TOL, about))
+    if not gradients:
+        return
+    for name in names:
+        if name not in got[1]:
+            tally.add(f"grads has no {name!r} ({about})")
+        else:
+            tally.add(mismatch(f"grads[{name!r}]", got[1][name], grads[name], TOL, about))
+
+
+def _scores(student: Student, reference: FullyConnectedNet, X, what: str, about: str) -> str | None:
+    with keep_global_rng():
+        expected = reference.loss(X)
+    return mismatch(what, student.call_method(Handle("model"), "loss", X), expected, TOL, about)
+
+
+def _parameter_failures(params, reference: FullyConnectedNet, about: str) -> list[str | None]:
+    """Names (no gamma/beta after the last affine), shapes, and gammas ones / betas zeros (3 sub-checks)."""
+    if not isinstance(params, dict):
+        raise StudentError(f"model.params is {describe_value(params)}; expected a dict")
+    expected = {name: value.shape for name, value in reference.params.items()}
+    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected), key=str)
+    names = None
+    if missing or extra:
+        names = f"{about}: params lacks {missing} and has unexpected {extra}"
+        last = reference.num_layers
+        if f"gamma{last}" in extra or f"beta{last}" in extra:
+            names += f" (there is no normalization after the last affine layer, layer {last})"
+    present = {name: as_float_array(params[name], f"params[{name!r}]") for name in expected if name in params}
+    wrong = [f"{name} is {value.shape}, expected {expected[name]}" for name, value in present.items() if value.shape != expected[name]]
+    shapes = f"{about}: " + "; ".join(wrong) if wrong else None
+    initial = [name for name, value in present.items()
+               if (name.startswith("gamma") and np.any(value != 1)) or (name.startswith("beta") and np.any(value != 0))]
+    init = f"{about}: {initial} do not start as they should (every gamma all ones, every beta all zeros)" if initial else None
+    return [names, shapes, init]
+
+
+@register("fc_net_normalization")
+def fc_net_normalization(student: Student, rng: np.random.Generator, context: CheckContext) -> CheckResult:
+    """Params of the norm layers; loss, gradients, a second train call and test-mode scores against the reference."""
+    tally = Tally()
+    for normalization in ("batchnorm", "layernorm"):
+        hidden, input_shape, num_classes, reg, n = _sizes(rng, int(rng.integers(2, 4)))
+        input_dim = int(np.prod(input_shape))
+        options = {"hidden_dims": hidden, "input_dim": input_dim, "num_classes": num_classes, "normalization": normalization, "reg": reg}
+        about = _describe(hidden, input_dim, num_classes, normalization=normalization, reg=reg)
+        with keep_global_rng():  # its initial weights are replaced or unused
+            reference = FullyConnectedNet(**options, dtype=np.float64)
+        with tally.case(3, about):
+            _build(student, options)
+            for failure in _parameter_failures(student.get_attr(Handle("model"), "params"), reference, about):
+                tally.add(failure)
+
+        params = _grader_params(reference, rng)
+        X1, X2, X3 = (rng.standard_normal((n, *input_shape)) for _ in range(3))
+        y1, y2 = (rng.integers(0, num_classes, size=n) for _ in range(2))
+        about = f"{about} with parameters set by the grader, X of shape {X1.shape}"
+        with tally.case(3 + len(params), about):
+            _build(student, options)
+            for name, value in params.items():
+                student.set_item(Handle("model"), "params", name, value)
+            _train_step(tally, student, reference, X1, y1, params, f"{about}, first call")
+            _train_step(tally, student, reference, X2, y2, params, f"{about}, second call on new data", gradients=False)
+            stats = " (batchnorm normalises with the running statistics there)" if normalization == "batchnorm" else ""
+            tally.add(_scores(student, reference, X3, "loss(X) (test-mode scores)", f"{about}, after two train-mode calls{stats}"))
+    return tally.result()
+
+
+@register("fc_net_dropout")
+def fc_net_dropout(student: Student, rng: np.random.Generator, context: CheckContext) -> CheckResult:
+    """Seeded dropout at two depths: loss and gradients against the reference, then test-mode scores.
+
+    Without normalization: the Dropout notebook does not use BatchNormalization's functions
+    (``fc_net_normalization`` covers the normalization branch).
+    """
+    tally = Tally()
+    for depth in (1, int(rng.integers(2, 4))):
+        hidden, input_shape, num_classes, reg, n = _sizes(rng, depth)
+        input_dim = int(np.prod(input_shape))
+        options = {"hidden_dims": hidden, "input_dim": input_dim, "num_classes": num_classes, "reg": reg,
+                   "dropout_keep_ratio": float(rng.uniform(0.4, 0.85)), "seed": int(rng.integers(0, 2**31 - 1))}
+        with keep_global_rng():  # its initial weights are replaced
+            reference = FullyConnectedNet(**options, dtype=np.float64)
+        params = _grader_params(reference, rng)
+        X = rng.standard_normal((n, *input_shape))
+        y = rng.integers(0, num_classes, size=n)
+        extra = {k: options[k] for k in ("dropout_keep_ratio", "seed", "reg")}
+        about = f"{_describe(hidden, input_dim, num_classes, **extra)} with parameters set by the grader, X of shape {X.shape}"
+        order = "affine - relu - dropout"
+        with tally.case(2 + len(params), about):
+            _build(student, options)
+            for name, value in params.items():
+                student.set_item(Handle("model"), "params", name, value)
+            _train_step(tally, student, reference, X, y, params, f"{about}; each hidden block is {order}")
+            tally.add(_scores(student, reference, X, "loss(X) (test-mode scores)", f"{about}; test mode has no dropout"))
+    return tally.result()
