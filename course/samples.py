@@ -27,6 +27,24 @@ BUGS: dict[str, list[tuple[str, str]]] = {
     "a1-fc-softmax_loss": [("shifted = x - x.max(axis=1, keepdims=True)", "shifted = x")],  # overflows
     "a1-fc-adam": [("m_hat = m / (1 - beta1**t)", "m_hat = m"), ("v_hat = v / (1 - beta2**t)", "v_hat = v")],
     "a1-fc-FullyConnectedNet": [('grads[f"W{i}"] += self.reg * self.params[f"W{i}"]', 'grads[f"W{i}"] += 0.0')],
+    "a1-bn-batchnorm_forward": [  # momentum on the wrong side of the running averages
+        ("running_mean = momentum * running_mean + (1 - momentum) * mu", "running_mean = (1 - momentum) * running_mean + momentum * mu"),
+        ("running_var = momentum * running_var + (1 - momentum) * var", "running_var = (1 - momentum) * running_var + momentum * var"),
+    ],
+    "a1-bn-batchnorm_backward_alt": [  # dropped the term through the variance
+        ("dx = gamma / (N * std) * (N * dout - dbeta - x_hat * dgamma)", "dx = gamma / (N * std) * (N * dout - dbeta)"),
+    ],
+    "a1-dropout-dropout_forward": [("< p) / p)", "< p) / 1.0)")],  # not inverted: no scaling by 1/p
+    "a1-cnn-conv_backward_naive": [  # cropped the padded gradient from the corner
+        ("dx = dxpad[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]", "dx = dxpad[:, :, :x.shape[2], :x.shape[3]]"),
+    ],
+    "a1-cnn-max_pool_backward_naive": [  # the gradient goes to the whole window, not its maximum
+        ("dx[n, c, i * stride + k, j * stride + l] += dout[n, c, i, j]",
+         "dx[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw] += dout[n, c, i, j]"),
+    ],
+    "a1-cnn-spatial_groupnorm_forward": [  # unbiased variance
+        ("var = (x_centered**2).mean(axis=2, keepdims=True)", "var = x_centered.var(axis=2, ddof=1, keepdims=True)"),
+    ],
 }
 
 

@@ -15,11 +15,15 @@ from pathlib import Path
 import pytest
 
 from course.grade import grade_assignment
+from course.manifest import load_manifest
 from course.release import release
 from course.samples import execute_notebooks, make_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "FullyConnectedNets.ipynb"
+A1 = load_manifest(ROOT).built_notebooks("a1")
+TOTAL = sum(u.points for nb in A1 for u in nb.units)
+FC_UNITS = {u.grade_id: u.points for u in A1[0].units}
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +62,21 @@ def test_nbgrader_autograde_agrees_with_dl_course_grade(course_copy):
 
     from nbgrader.api import Gradebook
 
-    theirs = {}
+    theirs = {name: {} for name in samples}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         for name in samples:
-            nb = gradebook.find_submission_notebook("FullyConnectedNets", "a1", name)
-            theirs[name] = {g.name.removesuffix("-tests"): g.score for g in nb.grades if g.name.endswith("-tests")}
+            for notebook in A1:
+                nb = gradebook.find_submission_notebook(notebook.name, "a1", name)
+                theirs[name].update({g.name.removesuffix("-tests"): g.score for g in nb.grades if g.name.endswith("-tests")})
     ours = our_scores(root, samples.values(), root / "grades")
     assert set(theirs) == set(ours) == {"correct", "buggy", "empty"}
     for name in samples:
         assert theirs[name].keys() == ours[name].keys()
         for grade_id, score in ours[name].items():
             assert theirs[name][grade_id] == pytest.approx(score, abs=1e-3), (name, grade_id)
-    assert sum(ours["correct"].values()) == 28 and sum(ours["empty"].values()) == 0
-    assert 0 < sum(ours["buggy"].values()) < 28
+    assert len(ours["correct"]) == sum(len(nb.units) for nb in A1) and len(A1) == 4
+    assert sum(ours["correct"].values()) == TOTAL and sum(ours["empty"].values()) == 0
+    assert 0 < sum(ours["buggy"].values()) < TOTAL
 
 
 def edited(folder: Path, dest: Path, edit) -> Path:
@@ -111,16 +117,18 @@ def test_drifted_notebooks_lose_only_what_they_break(course_copy, tmp_path):
         edited(correct, tmp_path / "shuffled", duplicate_and_reorder),
     ]
     scores = our_scores(root, folders, tmp_path / "grades")
-    assert sum(scores["stripped"].values()) == 28
-    assert sum(scores["shuffled"].values()) == 28
+    assert sum(scores["stripped"].values()) == TOTAL
+    assert sum(scores["shuffled"].values()) == TOTAL
     # Deleting relu_backward costs that unit, and the part of FullyConnectedNet that calls it (the
     # student's net runs with the student's layers: the reference never enters the worker); the
-    # message names the missing function. Every other unit keeps its points.
+    # message names the missing function. Every other unit of the notebook keeps its points, and
+    # so do the later notebooks' units that do not run relu_backward.
     deleted = scores["deleted"]
     assert deleted["a1-fc-relu_backward"] == 0
     assert 0 < deleted["a1-fc-FullyConnectedNet"] < 6
-    others = {k: v for k, v in deleted.items() if k not in ("a1-fc-relu_backward", "a1-fc-FullyConnectedNet")}
-    assert sum(others.values()) == 28 - 1 - 6
+    others = {k: v for k, v in deleted.items() if k in FC_UNITS and k not in ("a1-fc-relu_backward", "a1-fc-FullyConnectedNet")}
+    assert sum(others.values()) == sum(FC_UNITS.values()) - 1 - 6
+    assert deleted["a1-bn-batchnorm_backward"] == 3 and deleted["a1-cnn-conv_backward_naive"] == 4
     report = json.loads((tmp_path / "grades" / "deleted" / "results.json").read_text())
     fc = next(t for t in report["tests"] if t["name"] == "a1-fc-FullyConnectedNet")
     assert "name 'relu_backward' is not defined" in fc["output"]

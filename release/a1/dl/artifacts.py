@@ -59,7 +59,8 @@ def load(name: str, directory: str | os.PathLike = DEFAULT_DIR) -> tuple[dict[st
     """Load artifact ``name``; returns ``(arrays, meta)``.
 
     Raises ``FileNotFoundError`` naming the missing file, and ``ValueError`` when the two files
-    disagree or the ``.npz`` cannot be read without pickles.
+    disagree, the ``.json`` is not the dict :func:`save` writes, or the ``.npz`` cannot be read
+    without pickles.
     """
     directory = Path(directory)
     npz_path, json_path = directory / f"{name}.npz", directory / f"{name}.json"
@@ -72,6 +73,8 @@ def load(name: str, directory: str | os.PathLike = DEFAULT_DIR) -> tuple[dict[st
             arrays = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"artifact {name!r} in {directory} cannot be read: {exc}") from exc
+    if not isinstance(info, dict) or not isinstance(info.get("meta"), dict):
+        raise ValueError(f"artifact {name!r}: {json_path.name} is not a saved artifact's description (a dict with 'meta'); save it again")
     if sorted(arrays) != info.get("arrays"):
         raise ValueError(f"artifact {name!r}: {npz_path.name} holds {sorted(arrays)} but {json_path.name} lists {info.get('arrays')}")
     return arrays, info["meta"]

@@ -157,9 +157,9 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
 
     out, cache = None, None
     if mode == "train":
-        raise NotImplementedError("batchnorm_forward is not included in this release of dl")
+        raise NotImplementedError("batchnorm_forward is implemented in BatchNormalization.ipynb (assignment a1)")
     elif mode == "test":
-        raise NotImplementedError("batchnorm_forward is not included in this release of dl")
+        raise NotImplementedError("batchnorm_forward is implemented in BatchNormalization.ipynb (assignment a1)")
     else:
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
 
@@ -183,7 +183,7 @@ def batchnorm_backward(dout: np.ndarray, cache):
     - dgamma: gradient with respect to gamma, shape (D,).
     - dbeta: gradient with respect to beta, shape (D,).
     """
-    raise NotImplementedError("batchnorm_backward is not included in this release of dl")
+    raise NotImplementedError("batchnorm_backward is implemented in BatchNormalization.ipynb (assignment a1)")
     return dx, dgamma, dbeta
 
 
@@ -201,7 +201,7 @@ def batchnorm_backward_alt(dout: np.ndarray, cache):
     Returns a tuple of:
     - dx: shape (N, D); dgamma: shape (D,); dbeta: shape (D,).
     """
-    raise NotImplementedError("batchnorm_backward_alt is not included in this release of dl")
+    raise NotImplementedError("batchnorm_backward_alt is implemented in BatchNormalization.ipynb (assignment a1)")
     return dx, dgamma, dbeta
 
 
@@ -226,7 +226,7 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_par
       example (N, 1), the normalised input (N, D) and gamma (D,).
     """
     eps = ln_param.get("eps", 1e-5)
-    raise NotImplementedError("layernorm_forward is not included in this release of dl")
+    raise NotImplementedError("layernorm_forward is implemented in BatchNormalization.ipynb (assignment a1)")
     return out, cache
 
 
@@ -244,7 +244,7 @@ def layernorm_backward(dout: np.ndarray, cache):
     Returns a tuple of:
     - dx: shape (N, D); dgamma: shape (D,); dbeta: shape (D,).
     """
-    raise NotImplementedError("layernorm_backward is not included in this release of dl")
+    raise NotImplementedError("layernorm_backward is implemented in BatchNormalization.ipynb (assignment a1)")
     return dx, dgamma, dbeta
 
 
@@ -278,9 +278,9 @@ def dropout_forward(x: np.ndarray, dropout_param: dict):
     mask = None
     out = None
     if mode == "train":
-        raise NotImplementedError("dropout_forward is not included in this release of dl")
+        raise NotImplementedError("dropout_forward is implemented in Dropout.ipynb (assignment a1)")
     elif mode == "test":
-        raise NotImplementedError("dropout_forward is not included in this release of dl")
+        raise NotImplementedError("dropout_forward is implemented in Dropout.ipynb (assignment a1)")
     else:
         raise ValueError(f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
 
@@ -304,7 +304,7 @@ def dropout_backward(dout: np.ndarray, cache):
 
     dx = None
     if mode == "train":
-        raise NotImplementedError("dropout_backward is not included in this release of dl")
+        raise NotImplementedError("dropout_backward is implemented in Dropout.ipynb (assignment a1)")
     elif mode == "test":
         dx = dout
     else:
@@ -329,7 +329,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
       ``W' = 1 + (W + 2p - WW) / s``; raises ValueError when these are not integers.
     - cache: ``(x, w, b, conv_param)``, the inputs unchanged.
     """
-    raise NotImplementedError("conv_forward_naive is not included in this release of dl")
+    raise NotImplementedError("conv_forward_naive is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return out, cache
 
 
@@ -345,7 +345,7 @@ def conv_backward_naive(dout: np.ndarray, cache):
     - dw: gradient with respect to w, shape (F, C, HH, WW).
     - db: gradient with respect to b, shape (F,).
     """
-    raise NotImplementedError("conv_backward_naive is not included in this release of dl")
+    raise NotImplementedError("conv_backward_naive is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return dx, dw, db
 
 
@@ -365,7 +365,7 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
       raises ValueError when these are not integers.
     - cache: ``(x, pool_param)``, the inputs unchanged.
     """
-    raise NotImplementedError("max_pool_forward_naive is not included in this release of dl")
+    raise NotImplementedError("max_pool_forward_naive is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return out, cache
 
 
@@ -383,7 +383,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache):
     Returns:
     - dx: gradient with respect to x, shape (N, C, H, W).
     """
-    raise NotImplementedError("max_pool_backward_naive is not included in this release of dl")
+    raise NotImplementedError("max_pool_backward_naive is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return dx
 
 
@@ -405,7 +405,7 @@ def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     - cache: the cache of the inner :func:`batchnorm_forward` call (on the (N * H * W, C)
       matrix; None in test mode).
     """
-    raise NotImplementedError("spatial_batchnorm_forward is not included in this release of dl")
+    raise NotImplementedError("spatial_batchnorm_forward is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return out, cache
 
 
@@ -419,7 +419,7 @@ def spatial_batchnorm_backward(dout: np.ndarray, cache):
     Returns a tuple of:
     - dx: shape (N, C, H, W); dgamma: shape (C,); dbeta: shape (C,).
     """
-    raise NotImplementedError("spatial_batchnorm_backward is not included in this release of dl")
+    raise NotImplementedError("spatial_batchnorm_backward is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return dx, dgamma, dbeta
 
 
@@ -445,7 +445,7 @@ def spatial_groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
       per example and group (N, G, 1), gamma (1, C, 1, 1) and G.
     """
     eps = gn_param.get("eps", 1e-5)
-    raise NotImplementedError("spatial_groupnorm_forward is not included in this release of dl")
+    raise NotImplementedError("spatial_groupnorm_forward is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return out, cache
 
 
@@ -461,5 +461,5 @@ def spatial_groupnorm_backward(dout: np.ndarray, cache):
     - dgamma: shape (1, C, 1, 1).
     - dbeta: shape (1, C, 1, 1).
     """
-    raise NotImplementedError("spatial_groupnorm_backward is not included in this release of dl")
+    raise NotImplementedError("spatial_groupnorm_backward is implemented in ConvolutionalNetworks.ipynb (assignment a1)")
     return dx, dgamma, dbeta

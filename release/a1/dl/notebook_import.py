@@ -7,6 +7,12 @@ A later notebook reuses a student's earlier work with::
     fc = import_notebook("FullyConnectedNets.ipynb")
     model = fc.FullyConnectedNet([100, 100])
 
+A later notebook that completes part of an earlier one (the batchnorm branch of
+``FullyConnectedNet``) makes the imported class look names up in its own namespace, so that the
+class calls the ``batchnorm_forward`` written there, even one defined or re-run afterwards::
+
+    FullyConnectedNet = rebind(fc.FullyConnectedNet, globals())
+
 Only code cells that define graded units (and the cells they need: imports and provided code)
 are executed, never training runs or plots. Cells are found by their metadata (``metadata.dl``
 written by ``dl-course build``, or nbgrader's ``grade_id``) and, when a front end dropped the
@@ -226,3 +232,37 @@ def import_notebook(path: str | os.PathLike, units: Mapping[str, Sequence[str]] 
         raise NotebookImportError(f"running the graded cells of {path.name} failed ({details}); fix them there and save the notebook")
     sys.modules[module_name] = module  # a fresh import replaces an older one
     return module
+
+
+def rebind(obj, namespace: dict):
+    """A copy of a function or class whose code looks up global names in ``namespace``.
+
+    ``rebind(fc.FullyConnectedNet, globals())`` in a notebook gives a class that behaves as if
+    its cell had been run in that notebook: it calls the layer functions defined there, looked up
+    at call time. Methods, static and class methods and properties are rebound; everything else
+    (class attributes, defaults) is shared. Code using ``super()`` without arguments or closures
+    over the old class keeps referring to the original class.
+
+    Raises TypeError for anything but a plain function or class.
+    """
+    if isinstance(obj, types.FunctionType):
+        copy = types.FunctionType(obj.__code__, namespace, obj.__name__, obj.__defaults__, obj.__closure__)
+        copy.__kwdefaults__ = obj.__kwdefaults__
+        copy.__dict__.update(obj.__dict__)
+        copy.__doc__, copy.__qualname__, copy.__module__ = obj.__doc__, obj.__qualname__, namespace.get("__name__")
+        return copy
+    if isinstance(obj, type):
+        body = {}
+        for key, value in obj.__dict__.items():
+            if key in ("__dict__", "__weakref__"):
+                continue
+            if isinstance(value, types.FunctionType):
+                value = rebind(value, namespace)
+            elif isinstance(value, (staticmethod, classmethod)):
+                value = type(value)(rebind(value.__func__, namespace))
+            elif isinstance(value, property):
+                value = property(*(rebind(f, namespace) if f else None for f in (value.fget, value.fset, value.fdel)), value.__doc__)
+            body[key] = value
+        body["__module__"] = namespace.get("__name__")
+        return type(obj)(obj.__name__, obj.__bases__, body)
+    raise TypeError(f"rebind takes a function or a class, got {type(obj).__name__}")

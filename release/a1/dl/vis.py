@@ -6,7 +6,7 @@ cannot render.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -44,7 +44,7 @@ def draw_training_history(axes, runs: Mapping[str, object]) -> None:
             ax.legend(loc="upper right" if ax is ax_loss else "lower right", ncol=2)
 
 
-def plot_training_history(solvers: Mapping[str, object], title: str | None = None):
+def plot_solver_comparison(solvers: Mapping[str, object], title: str | None = None):
     """Compare training runs: loss per iteration, train and val accuracy per epoch.
 
     Inputs:
@@ -59,6 +59,81 @@ def plot_training_history(solvers: Mapping[str, object], title: str | None = Non
     draw_training_history(axes, solvers)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_history(
+    title: str,
+    label: str,
+    baseline,
+    norm_solvers: Sequence[object],
+    plot_fn: Callable[[object], Sequence[float]],
+    bl_marker: str = ".",
+    bn_marker: str = ".",
+    labels: Sequence[object] | None = None,
+):
+    """Plot one history of normalized runs against a baseline run on the current axes.
+
+    Used with :func:`dl.experiments.run_batchsize_experiments`, e.g. train accuracy per epoch::
+
+        plot_training_history("Train accuracy", "Epoch", baseline, norm_solvers,
+                              lambda s: s.train_acc_history, bl_marker="-^", bn_marker="-o",
+                              labels=batch_sizes)
+
+    Inputs:
+    - title: axes title.
+    - label: x-axis label.
+    - baseline: the run without normalization (a :class:`dl.solver.Solver` or anything
+      ``plot_fn`` accepts).
+    - norm_solvers: the normalized runs, one line each.
+    - plot_fn: maps a run to the sequence of values to plot.
+    - bl_marker, bn_marker: matplotlib format strings of the baseline and normalized lines.
+    - labels: one label suffix per normalized run (e.g. its batch size); the baseline takes
+      ``labels[0]``. Without labels the lines are called ``with_norm`` and ``baseline``.
+
+    Lines are labelled ``with_norm<labels[i]>`` and ``baseline<labels[0]>``, normalized runs
+    first; the legend puts every line in its own column. Returns the Axes.
+    """
+    ax = plt.gca()
+    ax.set_title(title)
+    ax.set_xlabel(label)
+    for i, solver in enumerate(norm_solvers):
+        suffix = "" if labels is None else str(labels[i])
+        ax.plot(plot_fn(solver), bn_marker, label=f"with_norm{suffix}")
+    suffix = "" if labels is None else str(labels[0])
+    ax.plot(plot_fn(baseline), bl_marker, label=f"baseline{suffix}")
+    ax.legend(ncol=len(norm_solvers) + 1)
+    return ax
+
+
+def plot_weight_scale_sweep(results: Mapping[str, object]):
+    """Summarise :func:`dl.experiments.weight_scale_sweep` against the weight scale (log axis).
+
+    Inputs:
+    - results: the dict that ``weight_scale_sweep`` returns: ``weight_scales`` (S,) and, for
+      ``baseline`` and ``batchnorm``, arrays (S,) ``best_val_acc``, ``best_train_acc`` and
+      ``final_train_loss``.
+
+    Returns the matplotlib Figure: three stacked semilogx axes (best validation accuracy, best
+    training accuracy, final training loss with y-limits 1.0 to 3.5), each with one line per
+    key, labelled ``baseline`` and ``batchnorm``.
+    """
+    scales = results["weight_scales"]
+    fig, axes = plt.subplots(3, 1, figsize=(15, 15))
+    panels = [
+        ("best_val_acc", "Best validation accuracy"),
+        ("best_train_acc", "Best training accuracy"),
+        ("final_train_loss", "Final training loss"),
+    ]
+    for ax, (key, name) in zip(axes, panels):
+        for run in ("baseline", "batchnorm"):
+            ax.semilogx(scales, results[run][key], "-o", label=run)
+        ax.set_title(f"{name} vs. weight initialisation scale")
+        ax.set_xlabel("Weight initialisation scale")
+        ax.set_ylabel(name)
+        ax.legend()
+    axes[2].set_ylim(1.0, 3.5)
     fig.tight_layout()
     return fig
 
@@ -90,3 +165,26 @@ def visualize_grid(Xs: np.ndarray, ubound: float = 255.0, padding: int = 1) -> n
         top, left = row * (H + padding), col * (W + padding)
         grid[top:top + H, left:left + W] = scaled
     return grid
+
+
+def imshow_no_ax(img: np.ndarray, normalize: bool = True):
+    """Show one image on the current axes, without ticks or frame.
+
+    Inputs:
+    - img: shape (H, W) (drawn with the current colormap) or (H, W, 3) (RGB).
+    - normalize: min-max rescale to 0..255 and round to uint8 first (a constant image becomes
+      0). Without it an RGB image must already be uint8 in 0..255 or float in 0..1, as
+      matplotlib expects.
+
+    Returns the matplotlib AxesImage.
+    """
+    img = np.asarray(img)
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+        raise ValueError(f"img must have shape (H, W) or (H, W, 3), got {img.shape}")
+    if normalize:
+        low, high = float(img.min()), float(img.max())
+        scaled = 255.0 * (img - low) / (high - low) if high > low else np.zeros(img.shape)
+        img = np.rint(scaled).astype(np.uint8)
+    shown = plt.imshow(img)
+    plt.gca().axis("off")
+    return shown

@@ -9,6 +9,7 @@ from dl.data.cifar10 import cifar10_defaults, get_cifar10_data, load_cifar10, lo
 from dl.data.download import ChecksumError, DownloadError, data_dir, download, download_command
 from dl.data.download.registry import REGISTRY, RemoteFile
 from dl.data.fixtures import ensure_cifar10_fixture, write_cifar10_archive, write_cifar10_fixture
+from dl.data.photos import course_photos
 
 __all__ = [
     "REGISTRY",
@@ -16,6 +17,7 @@ __all__ = [
     "DownloadError",
     "RemoteFile",
     "cifar10_defaults",
+    "course_photos",
     "data_dir",
     "download",
     "download_command",
