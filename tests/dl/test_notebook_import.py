@@ -122,3 +122,15 @@ def test_defined_names_and_import_statements():
     assert defined_names(source) == {"x", "f", "C"}
     assert import_statements(source) == "import numpy as np\nfrom math import pi"
     assert defined_names("def broken(:") == set()
+
+
+def test_under_nbgrader_autograde_a_notebook_not_yet_autograded_is_read_from_the_submission(tmp_path, monkeypatch):
+    submitted = tmp_path / "submitted" / "student" / "a1"
+    autograded = tmp_path / "autograded" / "student" / "a1"
+    autograded.mkdir(parents=True)
+    make_notebook(submitted.mkdir(parents=True) or submitted / "Nb.ipynb", STANDARD)
+    monkeypatch.chdir(autograded)
+    with pytest.raises(NotebookImportError, match="does not exist"):
+        import_notebook("Nb.ipynb")  # outside autograde: no fallback
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert import_notebook("Nb.ipynb").double(2) == 4

@@ -193,7 +193,7 @@ def import_notebook(path: str | os.PathLike, units: Mapping[str, Sequence[str]] 
     ``NotebookImportError`` naming the notebook and the unit when a unit's cell is missing or
     raises while it is defined.
     """
-    path = Path(path)
+    path = _under_nbgrader_autograde(Path(path))
     nb = read_notebook(path)
     meta = nb.get("metadata", {}).get("dl", {}) if isinstance(nb.get("metadata"), dict) else {}
     if units is None:
@@ -232,6 +232,24 @@ def import_notebook(path: str | os.PathLike, units: Mapping[str, Sequence[str]] 
         raise NotebookImportError(f"running the graded cells of {path.name} failed ({details}); fix them there and save the notebook")
     sys.modules[module_name] = module  # a fresh import replaces an older one
     return module
+
+
+def _under_nbgrader_autograde(path: Path) -> Path:
+    """Where ``nbgrader autograde`` keeps a notebook it has not reached yet.
+
+    Autograde runs each notebook in ``autograded/<student>/<assignment>/`` and writes the other
+    notebooks there only when it gets to them, so a later notebook would not find an earlier one
+    it imports (they are processed in name order). While autograde runs (it sets
+    ``NBGRADER_EXECUTION=autograde``), a relative path missing there is looked up in the
+    student's ``submitted/<student>/<assignment>/`` folder, nbgrader's standard layout.
+    """
+    if path.is_absolute() or path.exists() or os.environ.get("NBGRADER_EXECUTION") != "autograde":
+        return path
+    here = Path.cwd()
+    if len(here.parts) < 3 or here.parts[-3] != "autograded":
+        return path
+    submitted = here.parents[2] / "submitted" / here.parts[-2] / here.parts[-1] / path
+    return submitted if submitted.is_file() else path
 
 
 def rebind(obj, namespace: dict):
