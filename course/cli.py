@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--out", type=Path, required=True, help="folder for the reports")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
+    export = sub.add_parser("export-gradescope", help="write the Gradescope autograder bundle (zip) of a released assignment")
+    export.add_argument("assignment", metavar="ASSIGNMENT")
+    export.add_argument("--out", type=Path, default=Path("out") / "gradescope", help="folder for the zip (default out/gradescope)")
+    export.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs < 1:
             parser.error("--jobs must be at least 1")
         return _grade(root, args.assignment, args.submissions, args.out, args.jobs)
+    if args.command == "export-gradescope":
+        return _export_gradescope(root, args.assignment, args.out)
     return _release(root, args.assignments or None)
 
 
@@ -144,6 +150,19 @@ def _grade(root: Path, assignment: str, submissions: list[Path], out: Path, jobs
         return 1
     print(score_table(report))
     print(f"\nreports: {out}/<student>/results.json, {out}/grades.csv")
+    return 0
+
+
+def _export_gradescope(root: Path, assignment: str, out: Path) -> int:
+    from course.gradescope import ExportError, export_gradescope
+    from course.manifest import ManifestError
+
+    try:
+        archive = export_gradescope(root, assignment, out)
+    except (ExportError, ManifestError) as exc:
+        print(f"dl-course export-gradescope: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {archive}: upload it as the assignment's autograder (setup.sh builds the image, run_autograder grades)")
     return 0
 
 
