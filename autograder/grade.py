@@ -82,7 +82,7 @@ def grade_submission(
 
     program = build_program(release, submission, units, release_path.name)
     if uses:
-        program = with_used_notebooks(program, [_used_program(name, used_units, release_path, submission_path)
+        program = with_used_notebooks(program, [(f"{name}.ipynb", _used_program(name, used_units, release_path, submission_path))
                                                 for name, used_units in uses], units)
     context_dir = Path(artifacts_dir) if artifacts_dir is not None else submission_path.parent / "artifacts"
     names = [name for unit in units for name in unit.names]
