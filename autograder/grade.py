@@ -25,6 +25,7 @@ from autograder.extraction import Program, build_program, with_used_notebooks
 from autograder.options import GradingOptions
 from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
 from autograder.runner import ProgramRunner
+from autograder.sandbox import default_library_path, resolve as resolve_sandbox
 from autograder.student import WorkerFailure
 from autograder.units import Unit
 from dl.notebook_import import NotebookImportError, read_notebook
@@ -70,7 +71,12 @@ def grade_submission(
     started = time.perf_counter()
     release_path, submission_path = Path(release_nb), Path(submission_nb)
     release = read_notebook(release_path)
+    if options.library_path is None:  # the student edition of dl, never the reference
+        options = replace(options, library_path=default_library_path(release_path, release))
+    sandbox = resolve_sandbox(options)  # raises for a sandbox that was required and cannot be had
     result = SubmissionResult(submission_id or str(submission_path), release_path.name)
+    if sandbox.warning:
+        result.warnings.append(sandbox.warning)
     try:
         submission = read_notebook(submission_path)
     except NotebookImportError as exc:
@@ -86,7 +92,7 @@ def grade_submission(
                                                 for name, used_units in uses], units)
     context_dir = Path(artifacts_dir) if artifacts_dir is not None else submission_path.parent / "artifacts"
     names = [name for unit in units for name in unit.names]
-    runner = ProgramRunner(program, names, options) if names else None
+    runner = ProgramRunner(program, names, options, sandbox) if names else None
     try:
         for unit in units:
             context = CheckContext(unit=unit, artifacts_dir=context_dir, data=data)
@@ -209,11 +215,14 @@ def grade_batch(
     out.mkdir(parents=True, exist_ok=True)
     ids = _submission_ids(submissions)
     data = _load_once(data)
+    sandbox = resolve_sandbox(options or GradingOptions())  # a setup error stops the batch before it starts
     handler = logging.FileHandler(out / "grading.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     level = log.level
     log.setLevel(logging.INFO)
+    if sandbox.warning:
+        log.warning("%s", sandbox.warning)
 
     def grade_one(item: tuple[str, Path]) -> SubmissionResult:
         key, path = item
@@ -225,6 +234,9 @@ def grade_batch(
             result = SubmissionResult(key, Path(release_nb).name, error="Your submission could not be graded automatically; "
                                                                          "the course staff have been told and will grade it.")
             result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED) for u in units]
+            result.warnings = [sandbox.warning] if sandbox.warning else []
+        for warning in result.warnings:
+            log.warning("submission %s: %s", key, warning)
         for entry in result.instructor_log:
             log.info("submission %s: %s", key, entry)
         write_results_json(result, out / key / "results.json")

@@ -21,6 +21,20 @@ class GradingOptions:
       hidden inputs).
     - library_path: a folder put first on the worker's ``sys.path``; point it at the release's
       folder so that ``import dl`` in student code finds the student edition, not the reference.
+      Under the sandbox it is the only folder of the course the worker sees (read-only); a folder
+      that holds the repository, ``course/``, ``source_notebooks/`` or a gradebook is refused.
+      :func:`autograder.grade.grade_submission` defaults it to the release notebook's folder when
+      that holds ``dl/``, else to the repository's ``release/<assignment>``.
+    - sandbox: ``"auto"`` runs workers under bubblewrap when it is usable here, else in a plain
+      subprocess with a warning in every result; ``"bwrap"`` requires bubblewrap (a setup error
+      otherwise); ``"none"`` never uses it (:mod:`autograder.sandbox`).
+    - max_processes: RLIMIT_NPROC of the worker (processes and threads; it contains fork bombs).
+      Effective under bubblewrap, where the worker gets a user id of its own; in the fallback
+      as root it does nothing. 0 leaves it unset.
+    - tmp_mb: size of the worker's private writable tmpfs under bubblewrap (its working folder,
+      HOME and TMPDIR); together with file_mb it bounds what student code can write.
+    - submission_timeout: seconds all units of one submission may take together, loading and
+      reloading its program included; units left when it runs out fail with a message.
     """
 
     request_timeout: float = 10.0
@@ -33,3 +47,7 @@ class GradingOptions:
     max_reply_mb: int = 64
     seed: int = 20240
     library_path: str | None = None
+    sandbox: str = "auto"
+    max_processes: int = 64
+    tmp_mb: int = 256
+    submission_timeout: float = 900.0

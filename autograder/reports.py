@@ -1,7 +1,9 @@
 """Grading results and the files written from them: Gradescope ``results.json`` and a CSV gradebook.
 
 Feedback contains per-unit scores and the checks' messages only, never the source of a hidden
-check. It says that hidden checks ran, and never claims that every test passed.
+check. It says that hidden checks ran, and never claims that every test passed. A warning about
+the grading itself (student code that ran without the bubblewrap sandbox) opens the top-level
+``output`` of ``results.json``; the batch's ``grading.log`` repeats it for every submission.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class SubmissionResult:
     notebook: str
     units: list[UnitResult] = field(default_factory=list)
     error: str | None = None  # a problem with the whole submission, shown to the student
+    warnings: list[str] = field(default_factory=list)  # about how it was graded (e.g. without the sandbox)
     instructor_log: list[str] = field(default_factory=list)
     wall_time: float = 0.0
 
@@ -60,6 +63,8 @@ def gradescope_results(result: SubmissionResult) -> dict:
     output = HIDDEN_CHECKS_NOTE
     if result.error:
         output = f"{result.error}\n\n{output}"
+    if result.warnings:
+        output = "\n".join(result.warnings) + f"\n\n{output}"
     return {
         "score": result.score,
         "execution_time": round(result.wall_time, 3),

@@ -1,73 +1,52 @@
 """Run a student's program in a separate worker process and send it requests.
 
 :class:`WorkerProcess` is one ``python -m autograder.worker`` subprocess: same interpreter as
-the grader, its own session (process group), a private temporary working folder, a cleaned
-environment, rlimits on memory, CPU time and file size, stdin/stdout pipes as the protocol
-channel, and stderr in a file kept for the instructor's log. Every request has a deadline; a
-late, missing, malformed or oversized reply kills the process and raises
-:class:`~autograder.student.WorkerFailure`.
+the grader, started inside the bubblewrap sandbox of :mod:`autograder.sandbox` (or, where that
+cannot be used, as a plain subprocess, with a warning in every result), its own session
+(process group), a private temporary working folder, a clean environment, rlimits on memory,
+CPU time, file size and process count, stdin/stdout pipes as the protocol channel, and stderr
+in a file kept for the instructor's log. Every request has a deadline; a late, missing,
+malformed or oversized reply kills the process (and, under bubblewrap, its whole PID namespace)
+and raises :class:`~autograder.student.WorkerFailure`.
 
 :class:`ProgramRunner` keeps a worker loaded with the student's program, cell by cell, and
 starts a fresh one after a failure. A cell that hangs or kills the worker while it loads is
-skipped, and the other cells are loaded again.
-
-Not yet here (hardening milestone): bubblewrap isolation (read-only file system, no network,
-hidden material invisible, no view of the grader's process). Until then the worker is a plain
-subprocess and a warning says so once per process.
+skipped, and the other cells are loaded again. All of it, reloads included, stays within the
+submission's time budget (``GradingOptions.submission_timeout``).
 """
 from __future__ import annotations
 
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from autograder import protocol
+from autograder import protocol, sandbox as sandboxes
 from autograder.extraction import Program
 from autograder.options import GradingOptions
+from autograder.sandbox import Sandbox
 from autograder.student import Student, WorkerFailure
 
 log = logging.getLogger("autograder")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 STDERR_TAIL = 4000
-_warned_plain_subprocess = False
+_warned_unsandboxed = False
 
 
 class WorkerStartError(RuntimeError):
     """The worker process could not start: a problem of the grading machine, not of a submission."""
 
 
-def _worker_env(tmpdir: str, options: GradingOptions) -> dict[str, str]:
-    path = [str(REPO_ROOT)]
-    if options.library_path:
-        path.insert(0, str(Path(options.library_path).resolve()))
-    return {
-        "PATH": os.defpath,
-        "HOME": tmpdir,
-        "TMPDIR": tmpdir,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "PYTHONPATH": os.pathsep.join(path),
-        "PYTHONNOUSERSITE": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-    }
-
-
 class WorkerProcess:
     """One worker subprocess and its protocol channel."""
 
-    def __init__(self, options: GradingOptions):
+    def __init__(self, options: GradingOptions, sandbox: Sandbox | None = None):
         self.options = options
+        self.sandbox = sandbox or sandboxes.resolve(options)
         self.proc: subprocess.Popen | None = None
         self.tmpdir: str | None = None
         self._stderr = None
@@ -84,19 +63,22 @@ class WorkerProcess:
 
     def start(self) -> None:
         """Start the process and wait until it says it is ready; raises :class:`WorkerStartError`."""
-        global _warned_plain_subprocess
-        if not _warned_plain_subprocess:
-            _warned_plain_subprocess = True
-            log.warning("student code runs in a plain subprocess with rlimits, without bubblewrap isolation "
-                        "(file system, network and process isolation come with the hardening milestone)")
+        global _warned_unsandboxed
+        if self.sandbox.warning and not _warned_unsandboxed:
+            _warned_unsandboxed = True
+            log.warning("%s", self.sandbox.warning)
         o = self.options
         self.tmpdir = tempfile.mkdtemp(prefix="dl-grade-")
         self._stderr = tempfile.TemporaryFile()  # outside the worker's folder; closed in stop()
-        command = [sys.executable, "-m", "autograder.worker", f"--memory-mb={o.memory_mb}",
-                   f"--cpu-seconds={o.cpu_seconds}", f"--file-mb={o.file_mb}"]
         try:
-            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                         cwd=self.tmpdir, env=_worker_env(self.tmpdir, o), bufsize=0,
+            command = sandboxes.worker_command(self.sandbox, o, self.tmpdir, sys.executable, [
+                f"--memory-mb={o.memory_mb}", f"--cpu-seconds={o.cpu_seconds}", f"--file-mb={o.file_mb}"])
+        except sandboxes.SandboxUnavailable:
+            self.stop()
+            raise
+        try:
+            self.proc = subprocess.Popen(command.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                         cwd=self.tmpdir, env=command.env, bufsize=0,
                                          start_new_session=True, close_fds=True)
         except OSError as exc:
             self.stop()
@@ -115,7 +97,25 @@ class WorkerProcess:
         """Send one request and return the decoded reply; on any failure, kill and raise WorkerFailure."""
         if not self.alive:
             raise WorkerFailure("the worker is not running")
+        self._refuse_unsolicited()
         return self._exchange(message, timeout)
+
+    def _refuse_unsolicited(self) -> None:
+        """Fail when the channel holds bytes nobody asked for (student code writing frames of its own).
+
+        The worker writes only in answer to a request, so anything already waiting before the
+        next request was forged, or is a real reply pushed back by a forged one: the channel can
+        no longer be trusted to pair requests with replies.
+        """
+        fd = self.proc.stdout.fileno()
+        if not select.select([fd], [], [], 0)[0]:
+            return
+        pending = os.read(fd, 1)
+        code = self.kill()
+        if not pending:
+            raise WorkerFailure(f"the process running your code stopped ({self._exit_reason(code)})")
+        raise WorkerFailure("your code wrote to the grader's channel (an answer nobody asked for); "
+                            "the process running it was stopped")
 
     def _exchange(self, message: dict | None, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -130,10 +130,15 @@ class WorkerProcess:
             raise WorkerFailure(f"no answer within {timeout:g} s (an endless loop, or far too slow)") from None
         except protocol.ChannelClosed:
             code = self.kill()
-            raise WorkerFailure(f"the process running your code stopped ({_exit_reason(code)})") from None
+            raise WorkerFailure(f"the process running your code stopped ({self._exit_reason(code)})") from None
         except protocol.ProtocolError as exc:
             self.kill()
             raise WorkerFailure(f"unusable answer from your code: {exc}") from None
+
+    def _exit_reason(self, code: int | None) -> str:
+        if code is not None and self.sandbox.kind == "bwrap" and code > 128:
+            code = -(code - 128)  # bubblewrap exits with 128 + the signal that killed the worker
+        return _exit_reason(code)
 
     def kill(self) -> int | None:
         """Kill the worker's process group (the worker and any children it started); returns its exit status."""
@@ -193,14 +198,25 @@ class ProgramRunner:
     ``defined`` (the unit names the program defines).
     """
 
-    def __init__(self, program: Program, names: list[str], options: GradingOptions):
+    def __init__(self, program: Program, names: list[str], options: GradingOptions, sandbox: Sandbox | None = None):
         self.program, self.names, self.options = program, names, options
+        self.sandbox = sandbox or sandboxes.resolve(options)
         self.worker: WorkerProcess | None = None
         self.cell_errors: dict[str, str] = {}
         self.defined: set[str] = set()
         self.skipped: set[str] = set()
         self.deadline = float("inf")
+        budget = options.submission_timeout
+        self.submission_deadline = time.monotonic() + budget if budget > 0 else float("inf")
         self.instructor_notes: list[str] = []
+
+    def _over_budget(self) -> WorkerFailure:
+        return WorkerFailure(f"grading this submission took longer than {self.options.submission_timeout:g} s in all, "
+                             f"so the units left could not be graded (is your code far too slow?)")
+
+    def _remaining(self, timeout: float) -> float:
+        """``timeout``, cut to what is left of the submission's time budget."""
+        return max(0.0, min(timeout, self.submission_deadline - time.monotonic()))
 
     def ensure_loaded(self) -> None:
         """Start a worker and run the program in it, unless one is running already."""
@@ -208,9 +224,11 @@ class ProgramRunner:
         while self.worker is None or not self.worker.alive:
             if attempts == 0:
                 raise WorkerFailure("the program could not be loaded: its worker kept stopping")
+            if time.monotonic() >= self.submission_deadline:
+                raise self._over_budget()
             attempts -= 1
             self.discard()
-            self.worker = WorkerProcess(self.options)
+            self.worker = WorkerProcess(self.options, self.sandbox)
             self.worker.start()
             try:
                 if self._load():
@@ -225,7 +243,8 @@ class ProgramRunner:
             if cell.label in self.skipped:
                 continue
             try:
-                reply = self.worker.request({"op": "exec", "label": cell.label, "source": cell.source}, self.options.cell_timeout)
+                reply = self.worker.request({"op": "exec", "label": cell.label, "source": cell.source},
+                                            self._remaining(self.options.cell_timeout))
             except WorkerFailure as exc:
                 self.skipped.add(cell.label)
                 self.cell_errors[cell.label] = f"running it failed: {exc}; it was skipped"
@@ -234,13 +253,13 @@ class ProgramRunner:
             if not reply.get("ok"):
                 error = reply.get("error", {})
                 self.cell_errors[cell.label] = f"{error.get('type')}: {error.get('message')}"
-        reply = self.worker.request({"op": "defined", "names": self.names}, self.options.cell_timeout)
+        reply = self.worker.request({"op": "defined", "names": self.names}, self._remaining(self.options.cell_timeout))
         self.defined = set(reply.get("value") or ())
         return True
 
     def start_unit(self) -> None:
         """Start the time budget of a unit: its requests together get ``options.unit_timeout`` seconds."""
-        self.deadline = time.monotonic() + self.options.unit_timeout
+        self.deadline = min(time.monotonic() + self.options.unit_timeout, self.submission_deadline)
 
     def student(self) -> Student:
         """A :class:`Student` whose requests go to this worker, each bounded by the request and unit timeouts."""
@@ -250,7 +269,10 @@ class ProgramRunner:
                 return self.worker.request(request, timeout)
             except WorkerFailure:
                 self._note_failure("while grading")
-                if time.monotonic() >= self.deadline:
+                now = time.monotonic()
+                if now >= self.submission_deadline:
+                    raise self._over_budget() from None
+                if now >= self.deadline:
                     raise WorkerFailure(f"the checks of this unit took longer than {self.options.unit_timeout:g} s "
                                         f"in all (is your code far too slow?)") from None
                 raise
