@@ -4,7 +4,7 @@
     dl-course build [--check] [--root DIR] [NOTEBOOK ...]
     dl-course release [--root DIR] [ASSIGNMENT ...]
     dl-course samples ASSIGNMENT --out DIR [--execute] [--root DIR]
-    dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N] [--root DIR]
+    dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N | --scheduler ADDRESS] [--force] [--root DIR]
 
 ``build`` and ``release`` find the course root (the folder holding ``course/manifest.toml``)
 from the current folder upwards unless ``--root`` names it. Exit status: 0 on success, 1 when
@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="a student's folder holding the assignment's notebooks and artifacts/")
     grade.add_argument("--out", type=Path, required=True, help="folder for the reports")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on this Dask cluster (e.g. tcp://host:8786) instead of --jobs local threads; "
+                            "its workers must see the course and the submissions at the same paths")
+    grade.add_argument("--force", action="store_true",
+                       help="grade every submission again (default: keep the results of unchanged submissions in --out)")
     grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     export = sub.add_parser("export-gradescope", help="write the Gradescope autograder bundle (zip) of a released assignment")
     export.add_argument("assignment", metavar="ASSIGNMENT")
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         if args.jobs < 1:
             parser.error("--jobs must be at least 1")
-        return _grade(root, args.assignment, args.submissions, args.out, args.jobs)
+        return _grade(root, args)
     if args.command == "export-gradescope":
         return _export_gradescope(root, args.assignment, args.out)
     return _release(root, args.assignments or None)
@@ -139,17 +144,22 @@ def _samples(root: Path, assignment: str, out: Path, execute: bool) -> int:
 
 
 
-def _grade(root: Path, assignment: str, submissions: list[Path], out: Path, jobs: int) -> int:
+def _grade(root: Path, args: argparse.Namespace) -> int:
+    from autograder.sandbox import SandboxUnavailable
     from course.grade import GradeError, grade_assignment, score_table
     from course.manifest import ManifestError
 
     try:
-        report = grade_assignment(root, assignment, submissions, out, jobs=jobs)
-    except (GradeError, ManifestError) as exc:
+        report = grade_assignment(root, args.assignment, args.submissions, args.out, jobs=args.jobs, force=args.force,
+                                  scheduler=args.scheduler, progress=sys.stderr.isatty())
+    except (GradeError, ManifestError, SandboxUnavailable) as exc:
         print(f"dl-course grade: {exc}", file=sys.stderr)
         return 1
     print(score_table(report))
-    print(f"\nreports: {out}/<student>/results.json, {out}/grades.csv")
+    if report.skipped:
+        print(f"\n{len(report.skipped)} unchanged submission(s) kept their earlier results (--force grades them again)")
+    out = args.out
+    print(f"\nreports: {out}/<student>/results.json, {out}/grades.csv; for the staff: {out}/grading.log")
     return 0
 
 

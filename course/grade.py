@@ -4,33 +4,89 @@ A submission is a folder holding the assignment's notebooks (and the ``artifacts
 as students hand in their copy of the release folder; for a one-notebook assignment a bare
 ``.ipynb`` works too. The student id is the folder's name.
 
+One task grades one student: each notebook in a sandboxed worker of its own
+(:func:`autograder.grade.grade_submission`), merged into one result. Tasks run ``jobs`` at a time
+in this process's threads, or on a Dask cluster (``scheduler``: a ``distributed`` scheduler's
+address; the workers must see the course root and the submissions at the same paths, and have
+this package installed). Either way the results come back here and are written as each task
+finishes, so an interrupted run loses only the submissions being graded at that moment.
+
 Outputs under ``out``:
 
 - ``<student>/results.json``: Gradescope's format, every unit of the assignment;
 - ``grades.csv``: one row per student, one column per unit, and the total;
-- ``notebooks/<Notebook>/``: the per-notebook reports and ``grading.log`` (for the staff only).
+- ``grading.log``: one line per submission, and whatever the staff should know (tracebacks of
+  units the grader could not grade, warnings about the sandbox); never shown to students;
+- ``.state/<student>.json``: the finished result with a fingerprint of what was graded (the
+  submission's files, the release, the units and the options). A re-run skips every student
+  whose fingerprint is unchanged, and grades again those whose submission changed; ``force``
+  grades everyone again.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
+import os
 import re
-from dataclasses import dataclass
+import threading
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Callable, Iterator
 
-from autograder.grade import grade_batch
+from autograder.checks.fc_net import default_data
+from autograder.checks.registry import DataSource
+from autograder.grade import NOT_GRADED, grade_submission
 from autograder.options import GradingOptions
-from autograder.reports import SubmissionResult, write_grades_csv, write_results_json
+from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
+from autograder.sandbox import resolve as resolve_sandbox
+from autograder.units import Unit
 from course.manifest import load_manifest
+
+log = logging.getLogger("course.grade")
 
 
 class GradeError(Exception):
     """The grading run cannot start (no release, bad submission paths); the message says why."""
 
 
+@dataclass(frozen=True)
+class NotebookPlan:
+    """One notebook to grade: its units and the ``(name, units)`` of the notebooks it uses."""
+
+    name: str
+    units: tuple[Unit, ...]
+    uses: tuple[tuple[str, tuple[Unit, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class GradingPlan:
+    """Everything a task needs to grade one student (plain data, so it travels to Dask workers).
+
+    ``data`` returns the held-out data of accuracy units (default: the course's CIFAR-10 split);
+    it is loaded at most once per process.
+    """
+
+    assignment: str
+    release_dir: Path
+    notebooks: tuple[NotebookPlan, ...]
+    options: GradingOptions
+    data: DataSource | None = None
+
+    @property
+    def units(self) -> list[Unit]:
+        return [unit for nb in self.notebooks for unit in nb.units]
+
+
 @dataclass
 class AssignmentReport:
     results: list[SubmissionResult]
-    units: list  # every graded unit of the assignment, in manifest order
+    units: list[Unit]  # every graded unit of the assignment, in manifest order
     out: Path
+    skipped: list[str] = field(default_factory=list)  # students whose earlier result was kept
 
 
 def submission_folders(paths: list[Path], notebook_names: list[str]) -> dict[str, Path]:
@@ -50,37 +106,255 @@ def submission_folders(paths: list[Path], notebook_names: list[str]) -> dict[str
     return folders
 
 
-def grade_assignment(root: Path, assignment: str, submissions: list[Path], out: Path, jobs: int = 1, data=None) -> AssignmentReport:
-    """Grade ``submissions`` of ``assignment`` against ``release/<assignment>``; write the reports under ``out``."""
+def grading_plan(root: Path, assignment: str, options: GradingOptions | None = None, data: DataSource | None = None) -> GradingPlan:
+    """The plan of ``assignment`` from the manifest and ``release/<assignment>``; GradeError if it is not released."""
     course = load_manifest(root)
     if assignment not in course.assignments:
         raise GradeError(f"no assignment {assignment!r} in the manifest; known: {', '.join(course.assignments)}")
     notebooks = course.built_notebooks(assignment)
-    release_dir = root / "release" / assignment
+    release_dir = (root / "release" / assignment).resolve()
     if not notebooks or not release_dir.is_dir():
         raise GradeError(f"{release_dir} does not exist; run `dl-course release {assignment}` first")
-    folders = submission_folders(submissions, [nb.name for nb in notebooks])
+    missing = [f"{nb.name}.ipynb" for nb in notebooks if not (release_dir / f"{nb.name}.ipynb").is_file()]
+    if missing:
+        raise GradeError(f"{release_dir} lacks {', '.join(missing)}; run `dl-course release {assignment}` again")
     # The worker's `import dl` must find the student edition, never the reference.
-    options = GradingOptions(library_path=str(release_dir.resolve()))
+    options = options or GradingOptions()
+    if options.library_path is None:
+        options = replace(options, library_path=str(release_dir))
+    plans = tuple(NotebookPlan(nb.name, tuple(nb.units), tuple((name, tuple(course.notebooks[name].units)) for name in nb.uses))
+                  for nb in notebooks)
+    return GradingPlan(assignment, release_dir, plans, options, data)
 
-    merged = {student: SubmissionResult(student, assignment) for student in folders}
-    units = []
-    for nb in notebooks:
-        units += nb.units
-        batch = {student: folder / f"{nb.name}.ipynb" for student, folder in folders.items()}
-        uses = [(name, course.notebooks[name].units) for name in nb.uses]
-        results = grade_batch(batch, release_dir / f"{nb.name}.ipynb", nb.units, out_dir=out / "notebooks" / nb.name,
-                              options=options, jobs=jobs, data=data, uses=uses)
-        for result in results:
-            total = merged[result.submission]
-            total.units += result.units
-            total.wall_time += result.wall_time
-            if result.error:
-                total.error = "\n".join(filter(None, [total.error, f"{nb.name}: {result.error}"]))
-    for student, result in merged.items():
-        write_results_json(result, out / student / "results.json")
-    write_grades_csv(list(merged.values()), units, out / "grades.csv")
-    return AssignmentReport(list(merged.values()), units, out)
+
+# --------------------------------------------------------------------------------------------
+# One task: one student
+
+
+_data_lock = threading.Lock()
+_data_cache: dict[DataSource, object] = {}
+
+
+def _load_data(source: DataSource) -> object:
+    """The data of ``source``, loaded once per process (threads and Dask tasks share it)."""
+    with _data_lock:
+        if source not in _data_cache:
+            _data_cache[source] = source()
+        return _data_cache[source]
+
+
+def grade_student(plan: GradingPlan, student: str, folder: Path) -> SubmissionResult:
+    """Grade every notebook of one submission folder; never raises for a problem of the submission.
+
+    A notebook whose grading fails in the grader itself gets 0 on its units and a message; the
+    traceback goes to the result's ``instructor_log``.
+    """
+    source = plan.data or default_data
+    data = lambda: _load_data(source)  # noqa: E731  (the checks call it only when they need data)
+    merged = SubmissionResult(student, plan.assignment)
+    for nb in plan.notebooks:
+        try:
+            result = grade_submission(folder / f"{nb.name}.ipynb", plan.release_dir / f"{nb.name}.ipynb", nb.units,
+                                      options=plan.options, data=data, submission_id=student, uses=nb.uses)
+        except Exception:  # the task boundary: a grader failure costs this notebook, not the batch
+            result = SubmissionResult(student, nb.name, error="this notebook could not be graded automatically; "
+                                                              "the course staff have been told and will grade it")
+            result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED) for u in nb.units]
+            result.instructor_log.append(f"{nb.name} could not be graded:\n{traceback.format_exc()}")
+        merged.units += result.units
+        merged.wall_time += result.wall_time
+        merged.warnings += [w for w in result.warnings if w not in merged.warnings]
+        merged.instructor_log += [f"{nb.name}: {entry}" for entry in result.instructor_log]
+        if result.error:
+            merged.error = "\n".join(filter(None, [merged.error, f"{nb.name}: {result.error}"]))
+    return merged
+
+
+# --------------------------------------------------------------------------------------------
+# Resuming
+
+
+def fingerprint(plan: GradingPlan, folder: Path) -> str:
+    """A digest of what decides a student's grade: their files, the release, the grader's code, units and options."""
+    digest = hashlib.sha256()
+    digest.update(repr((plan.assignment, plan.notebooks, plan.options)).encode())
+    release = [plan.release_dir / f"{nb.name}.ipynb" for nb in plan.notebooks]
+    for base, files in [(plan.release_dir, release), *_grader_sources(), (folder, sorted(p for p in folder.rglob("*") if p.is_file()))]:
+        for path in files:
+            digest.update(str(path.relative_to(base)).encode() + b"\0")
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _grader_sources() -> list[tuple[Path, list[Path]]]:
+    """The Python files of the checks and of the reference library (a fix to either grades everyone again)."""
+    import autograder
+    import dl
+
+    packages = [Path(autograder.__file__).parent, Path(dl.__file__).parent]
+    return [(package, sorted(package.rglob("*.py"))) for package in packages]
+
+
+def _state_path(out: Path, student: str) -> Path:
+    return out / ".state" / f"{student}.json"
+
+
+def load_finished(out: Path, student: str, stamp: str) -> SubmissionResult | None:
+    """The saved result of ``student`` if it was graded from exactly these inputs, else None."""
+    try:
+        state = json.loads(_state_path(out, student).read_text(encoding="utf-8"))
+        if state["fingerprint"] != stamp:
+            return None
+        saved = state["result"]
+        units = [UnitResult(**unit) for unit in saved.pop("units")]
+        return SubmissionResult(**saved, units=units)
+    except (OSError, ValueError, KeyError, TypeError):  # absent, from an older version, or damaged: grade again
+        return None
+
+
+def save_finished(out: Path, result: SubmissionResult, stamp: str) -> None:
+    """Write the reports of one student, then its state file (each atomically), so a skip always finds them."""
+    write_results_json(result, out / result.submission / "results.json")
+    path = _state_path(out, result.submission)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"fingerprint": stamp, "result": asdict(result)}, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Running the tasks
+
+
+Task = tuple[str, Path]  # (student, folder)
+
+
+def run_local(plan: GradingPlan, tasks: list[Task], jobs: int) -> Iterator[SubmissionResult]:
+    """Grade ``tasks`` in ``jobs`` threads (each student's code runs in its own worker process); yield as they finish."""
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        pending = {pool.submit(grade_student, plan, student, folder) for student, folder in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    finally:  # on an interrupt: start nothing new; the running tasks end with their workers
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_dask(plan: GradingPlan, tasks: list[Task], scheduler: str) -> Iterator[SubmissionResult]:
+    """Grade ``tasks`` on the Dask cluster at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``); yield as they finish."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise GradeError("--scheduler needs Dask's `distributed` package: pip install -c constraints.txt distributed") from None
+    try:
+        client = Client(scheduler, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise GradeError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        futures = [client.submit(grade_student, plan, student, folder, pure=False, retries=1) for student, folder in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.cancel(futures)
+    finally:
+        client.close()
+
+
+def grade_assignment(
+    root: Path,
+    assignment: str,
+    submissions: list[Path],
+    out: Path,
+    jobs: int = 1,
+    data: DataSource | None = None,
+    *,
+    options: GradingOptions | None = None,
+    force: bool = False,
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> AssignmentReport:
+    """Grade ``submissions`` of ``assignment`` against ``release/<assignment>``; write the reports under ``out``.
+
+    ``force`` grades again students whose result is already there; ``scheduler`` runs the tasks
+    on a Dask cluster instead of ``jobs`` local threads; ``progress`` shows a bar on stderr.
+    """
+    plan = grading_plan(root, assignment, options, data)
+    folders = submission_folders(submissions, [nb.name for nb in plan.notebooks])
+    sandbox = resolve_sandbox(plan.options)  # a sandbox that was required and is missing stops the run here
+    out.mkdir(parents=True, exist_ok=True)
+
+    results: dict[str, SubmissionResult] = {}
+    stamps = {student: fingerprint(plan, folder) for student, folder in folders.items()}
+    if not force:
+        for student in folders:
+            finished = load_finished(out, student, stamps[student])
+            if finished is not None:
+                results[student] = finished
+    skipped = list(results)
+    tasks = [(student, folder) for student, folder in folders.items() if student not in results]
+
+    with _batch_log(out / "grading.log") as batch_log, _progress_bar(len(folders), len(skipped), progress) as advance:
+        if sandbox.warning:
+            batch_log.warning("%s", sandbox.warning)
+        if skipped:
+            batch_log.info("kept the earlier results of %d unchanged submission(s): %s", len(skipped), ", ".join(skipped))
+        finished = run_dask(plan, tasks, scheduler) if scheduler else run_local(plan, tasks, jobs)
+        with contextlib.closing(finished):  # on an interrupt, the pool shuts down before we return
+            for result in finished:
+                save_finished(out, result, stamps[result.submission])
+                results[result.submission] = result
+                for entry in [*result.warnings, *result.instructor_log]:
+                    batch_log.info("submission %s: %s", result.submission, entry)
+                batch_log.info("submission %s: %s / %s in %.1f s", result.submission, result.score, result.max_score,
+                               result.wall_time)
+                advance()
+
+    ordered = [results[student] for student in folders]
+    write_grades_csv(ordered, plan.units, out / "grades.csv")
+    return AssignmentReport(ordered, plan.units, out, skipped)
+
+
+@contextlib.contextmanager
+def _batch_log(path: Path) -> Iterator[logging.Logger]:
+    """The module's logger, appending to ``path`` (and not to the terminal) within the block.
+
+    The grader's own logger (``autograder``: workers that could not set a limit, say) writes
+    there too.
+    """
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    loggers = [log, logging.getLogger("autograder")]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # the terminal gets the bar and the table
+    try:
+        yield log
+    finally:
+        for logger, (level, propagate) in zip(loggers, saved):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+        handler.close()
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, done: int, show: bool) -> Iterator[Callable[[], None]]:
+    """A function advancing a tqdm bar over the batch on stderr (which does nothing when ``show`` is false)."""
+    if not show:
+        yield lambda: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, initial=done, unit="submission", desc="grading", dynamic_ncols=True) as bar:
+        yield bar.update
 
 
 def score_table(report: AssignmentReport) -> str:

@@ -4,6 +4,7 @@ Every submission is built from the release notebook; a test changes only what it
 every other unit must keep full marks.
 """
 import copy
+import json
 
 import nbformat
 import pytest
@@ -197,6 +198,36 @@ def test_cells_without_metadata_are_found_by_their_names(grade):
     result = grade("stripped", notebooks.strip_metadata(notebooks.submission()))
     assert scores(result) == FULL, [u.message for u in result.units if u.status != "passed"]
     assert "metadata was lost" in unit_result(result, "a1-fc-affine_forward").message
+
+
+def colab_saved(nb: nbformat.NotebookNode) -> bytes:
+    """The notebook as Colab saves it: nbformat 4.0 (no cell ids), sources as lists of lines, Colab's
+    own notebook and cell metadata instead of ours and nbgrader's, outputs kept."""
+    data = json.loads(nbformat.writes(nb))
+    data["nbformat_minor"] = 0
+    data["metadata"] = {"colab": {"provenance": [], "name": "FullyConnectedNets.ipynb"}, "accelerator": "GPU",
+                        "kernelspec": {"name": "python3", "display_name": "Python 3"}, "language_info": {"name": "python"}}
+    for i, cell in enumerate(data["cells"]):
+        cell.pop("id", None)
+        cell["metadata"] = {"id": f"c{i:04x}"} if cell["cell_type"] == "markdown" else {"id": f"c{i:04x}", "colab": {"base_uri": "https://localhost/"}}
+        cell["source"] = "".join(cell["source"]).splitlines(keepends=True)
+    return json.dumps(data, indent=2).encode()
+
+
+def vscode_saved(nb: nbformat.NotebookNode) -> bytes:
+    """The notebook as VS Code saves it: metadata kept, a ``vscode`` entry added to cells and notebook, CRLF."""
+    data = json.loads(nbformat.writes(nb))
+    data["metadata"]["vscode"] = {"interpreter": {"hash": "0" * 64}}
+    for cell in data["cells"]:
+        if cell["cell_type"] == "code":
+            cell["metadata"]["vscode"] = {"languageId": "python"}
+    return json.dumps(data, indent=1, ensure_ascii=False).replace("\n", "\r\n").encode()
+
+
+@pytest.mark.parametrize("editor", [colab_saved, vscode_saved], ids=["colab", "vscode"])
+def test_notebooks_saved_by_other_editors_get_full_marks(grade, editor):
+    result = grade(f"saved-by-{editor.__name__}", editor(notebooks.submission()))
+    assert scores(result) == FULL, [u.message for u in result.units if u.status != "passed"]
 
 
 def test_cells_that_raise_when_run_cost_only_their_units(grade):

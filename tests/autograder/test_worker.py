@@ -227,7 +227,9 @@ def _running(pid: int) -> bool:
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
 def test_processes_started_by_student_code_end_with_the_worker():
     source = "import subprocess\ndef double():\n    return subprocess.Popen(['sleep', '60']).pid\n"
-    runner = _runner(source)
+    # Without the sandbox, so that the pid the student code sees is the host's (the sandboxed
+    # case, with its own PID namespace, is in test_sandbox.py).
+    runner = _runner(source, GradingOptions(request_timeout=2.0, cell_timeout=2.0, sandbox="none"))
     pid = runner.student().call("double")
     assert _running(pid)
     runner.close()

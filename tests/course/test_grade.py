@@ -1,0 +1,169 @@
+"""``dl-course grade`` over a class: resuming, interrupted batches, the CLI, and the Dask backend.
+
+Real a1 release, real sample submissions (the buggy one and the empty release copy, without
+trained models, so no held-out data is needed).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import course.grade as grade_module
+from course.cli import main
+from course.grade import GradeError, grade_assignment
+from course.samples import make_samples
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory) -> dict[str, Path]:
+    folders = make_samples(ROOT / "source_notebooks" / "a1", ROOT / "release" / "a1", tmp_path_factory.mktemp("samples"))
+    return {name: folders[name] for name in ("buggy", "empty")}
+
+
+@pytest.fixture(scope="module")
+def first_run(samples, tmp_path_factory):
+    """Both samples graded once, the way later runs must reproduce."""
+    out = tmp_path_factory.mktemp("first")
+    report = grade_assignment(ROOT, "a1", list(samples.values()), out, jobs=2)
+    return out, {r.submission: r for r in report.results}
+
+
+def copy_of(samples: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
+    return {name: Path(shutil.copytree(folder, tmp_path / "submitted" / name)) for name, folder in samples.items()}
+
+
+def count_grading(monkeypatch) -> list[str]:
+    graded: list[str] = []
+    real = grade_module.grade_student
+
+    def counting(plan, student, folder):
+        graded.append(student)
+        return real(plan, student, folder)
+    monkeypatch.setattr(grade_module, "grade_student", counting)
+    return graded
+
+
+def scores(report) -> dict[str, dict[str, float]]:
+    return {r.submission: {u.grade_id: u.score for u in r.units} for r in report.results}
+
+
+def test_a_batch_grades_every_notebook_of_every_student(first_run):
+    out, results = first_run
+    assert results["empty"].score == 0 and 0 < results["buggy"].score < results["buggy"].max_score
+    assert {u.grade_id.split("-")[1] for u in results["buggy"].units} == {"fc", "bn", "dropout", "cnn"}
+    for student in results:
+        data = json.loads((out / student / "results.json").read_text())
+        assert data["score"] == pytest.approx(results[student].score)
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["submission", "buggy", "empty"]
+    log = (out / "grading.log").read_text()
+    assert "submission buggy:" in log and "submission empty:" in log
+
+
+def test_a_rerun_keeps_unchanged_results_and_grades_changed_submissions(samples, first_run, tmp_path, monkeypatch):
+    folders = copy_of(samples, tmp_path)
+    out = tmp_path / "out"
+    shutil.copytree(first_run[0], out)
+    graded = count_grading(monkeypatch)
+
+    report = grade_assignment(ROOT, "a1", list(folders.values()), out, jobs=2)
+    assert graded == [] and sorted(report.skipped) == ["buggy", "empty"]
+    assert scores(report) == {s: {u.grade_id: u.score for u in r.units} for s, r in first_run[1].items()}
+
+    notebook = folders["empty"] / "Dropout.ipynb"  # the student hands in a new version
+    notebook.write_text(notebook.read_text() + "\n")
+    report = grade_assignment(ROOT, "a1", list(folders.values()), out, jobs=2)
+    assert graded == ["empty"] and report.skipped == ["buggy"]
+
+    report = grade_assignment(ROOT, "a1", list(folders.values()), out, jobs=2, force=True)
+    assert sorted(graded) == ["buggy", "empty", "empty"] and report.skipped == []
+    assert scores(report)["buggy"] == {u.grade_id: u.score for u in first_run[1]["buggy"].units}
+
+
+def test_a_damaged_state_file_means_grading_again(samples, first_run, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(first_run[0], out)
+    (out / ".state" / "buggy.json").write_text('{"fingerprint": ')
+    graded = count_grading(monkeypatch)
+    report = grade_assignment(ROOT, "a1", list(samples.values()), out)
+    assert graded == ["buggy"] and report.skipped == ["empty"]
+    assert report.results[0].score == first_run[1]["buggy"].score
+
+
+def test_an_interrupted_batch_keeps_every_finished_result(samples, first_run, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real = grade_module.grade_student
+
+    def interrupted_at_empty(plan, student, folder):
+        if student == "empty":
+            raise KeyboardInterrupt
+        return real(plan, student, folder)
+    monkeypatch.setattr(grade_module, "grade_student", interrupted_at_empty)
+    with pytest.raises(KeyboardInterrupt):
+        grade_assignment(ROOT, "a1", [samples["buggy"], samples["empty"]], out, jobs=1)
+    assert json.loads((out / "buggy" / "results.json").read_text())["score"] == pytest.approx(first_run[1]["buggy"].score)
+    assert not (out / "empty").exists()
+    assert not list(out.rglob(".*.tmp"))  # no half-written file left behind
+
+    monkeypatch.setattr(grade_module, "grade_student", real)
+    graded = count_grading(monkeypatch)
+    report = grade_assignment(ROOT, "a1", [samples["buggy"], samples["empty"]], out, jobs=1)
+    assert graded == ["empty"] and report.skipped == ["buggy"]
+
+
+def test_a_grader_failure_costs_only_that_notebook(samples, tmp_path, monkeypatch):
+    real = grade_module.grade_submission
+
+    def crashes_on_dropout(path, *args, **kwargs):
+        if Path(path).name == "Dropout.ipynb":
+            raise RuntimeError("a bug in the grader")
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(grade_module, "grade_submission", crashes_on_dropout)
+    report = grade_assignment(ROOT, "a1", [samples["buggy"]], tmp_path / "out")
+    result = report.results[0]
+    dropout = [u for u in result.units if u.grade_id.startswith("a1-dropout-")]
+    assert dropout and all(u.status == "error" and u.score == 0 for u in dropout)
+    assert sum(u.score for u in result.units if u.grade_id.startswith("a1-fc-")) > 0
+    assert "Dropout" in result.error and "a bug in the grader" not in result.error  # the traceback is for the staff
+    assert "a bug in the grader" in (tmp_path / "out" / "grading.log").read_text()
+
+
+def test_the_cli_grades_resumes_and_forces(samples, first_run, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["grade", "a1", str(samples["empty"]), "--out", str(out), "--root", str(ROOT)]
+    assert main(args) == 0
+    assert "total" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "1 unchanged submission(s) kept their earlier results" in capsys.readouterr().out
+    assert main([*args, "--force"]) == 0
+    assert "kept their earlier results" not in capsys.readouterr().out
+
+
+def test_bad_input_is_named(samples, tmp_path):
+    with pytest.raises(GradeError, match="no assignment 'a9'"):
+        grade_assignment(ROOT, "a9", list(samples.values()), tmp_path)
+    with pytest.raises(GradeError, match="not a submission folder"):
+        grade_assignment(ROOT, "a1", [tmp_path / "nowhere"], tmp_path)
+    with pytest.raises(GradeError, match="pass the submission folder"):
+        grade_assignment(ROOT, "a1", [samples["empty"] / "Dropout.ipynb"], tmp_path)
+
+
+def test_a_dask_cluster_grades_the_same_tasks(samples, first_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        report = grade_assignment(ROOT, "a1", list(samples.values()), tmp_path / "out", scheduler=cluster.scheduler_address)
+    assert scores(report) == {s: {u.grade_id: u.score for u in r.units} for s, r in first_run[1].items()}
+    for student in samples:
+        assert (tmp_path / "out" / ".state" / f"{student}.json").is_file()
+        assert (tmp_path / "out" / student / "results.json").is_file()
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(samples, tmp_path):
+    pytest.importorskip("distributed")
+    with pytest.raises(GradeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        grade_assignment(ROOT, "a1", [samples["empty"]], tmp_path, scheduler="tcp://127.0.0.1:9")
