@@ -4,7 +4,7 @@
     dl-course build [--check] [--root DIR] [NOTEBOOK ...]
     dl-course release [--root DIR] [ASSIGNMENT ...]
     dl-course samples ASSIGNMENT --out DIR [--execute] [--root DIR]
-    dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N | --scheduler ADDRESS] [--force] [--root DIR]
+    dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N | --scheduler ADDRESS] [--force] [--gradebook [DB]] [--root DIR]
 
 ``build`` and ``release`` find the course root (the folder holding ``course/manifest.toml``)
 from the current folder upwards unless ``--root`` names it. Exit status: 0 on success, 1 when
@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--scheduler", metavar="ADDRESS",
                        help="grade on this Dask cluster (e.g. tcp://host:8786) instead of --jobs local threads; "
                             "its workers must see the course and the submissions at the same paths")
+    grade.add_argument("--gradebook", nargs="?", const="", metavar="DB",
+                       help="also write the scores into the nbgrader gradebook, so formgrader shows them "
+                            "(a database URL or a file; default: the course's gradebook.db)")
     grade.add_argument("--force", action="store_true",
                        help="grade every submission again (default: keep the results of unchanged submissions in --out)")
     grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
@@ -145,17 +148,23 @@ def _samples(root: Path, assignment: str, out: Path, execute: bool) -> int:
 
 
 def _grade(root: Path, args: argparse.Namespace) -> int:
+    from autograder.gradebook import GradebookError
     from autograder.sandbox import SandboxUnavailable
     from course.grade import GradeError, grade_assignment, score_table
     from course.manifest import ManifestError
 
+    gradebook = args.gradebook
+    if gradebook is not None and "://" not in gradebook:  # a file, or "" for the course's own
+        gradebook = f"sqlite:///{Path(gradebook or root / 'gradebook.db').resolve()}"
     try:
         report = grade_assignment(root, args.assignment, args.submissions, args.out, jobs=args.jobs, force=args.force,
-                                  scheduler=args.scheduler, progress=sys.stderr.isatty())
-    except (GradeError, ManifestError, SandboxUnavailable) as exc:
+                                  scheduler=args.scheduler, progress=sys.stderr.isatty(), gradebook=gradebook)
+    except (GradeError, ManifestError, SandboxUnavailable, GradebookError) as exc:
         print(f"dl-course grade: {exc}", file=sys.stderr)
         return 1
     print(score_table(report))
+    if report.gradebook is not None:
+        print(f"\n{report.gradebook}")
     if report.skipped:
         print(f"\n{len(report.skipped)} unchanged submission(s) kept their earlier results (--force grades them again)")
     out = args.out

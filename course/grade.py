@@ -40,6 +40,7 @@ from typing import Callable, Iterator
 from autograder.checks.fc_net import default_data
 from autograder.checks.registry import DataSource
 from autograder.grade import NOT_GRADED, grade_submission
+from autograder.gradebook import GradebookSummary, submission_timestamp, write_nbgrader_gradebook
 from autograder.options import GradingOptions
 from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
 from autograder.sandbox import resolve as resolve_sandbox
@@ -87,10 +88,15 @@ class AssignmentReport:
     units: list[Unit]  # every graded unit of the assignment, in manifest order
     out: Path
     skipped: list[str] = field(default_factory=list)  # students whose earlier result was kept
+    gradebook: GradebookSummary | None = None  # what was written into the nbgrader gradebook, if asked
 
 
-def submission_folders(paths: list[Path], notebook_names: list[str]) -> dict[str, Path]:
-    """Student id -> submission folder; a bare notebook stands for its folder if the assignment has one notebook."""
+def submission_folders(paths: list[Path], notebook_names: list[str], assignment: str = "") -> dict[str, Path]:
+    """Student id -> submission folder; a bare notebook stands for its folder if the assignment has one notebook.
+
+    The id is the folder's name, or its parent's when the folder is named after the assignment
+    (nbgrader's layout, ``submitted/<student>/<assignment>/``).
+    """
     folders: dict[str, Path] = {}
     for path in paths:
         if path.is_file() and path.suffix == ".ipynb":
@@ -99,7 +105,9 @@ def submission_folders(paths: list[Path], notebook_names: list[str]) -> dict[str
             path = path.parent
         if not path.is_dir():
             raise GradeError(f"{path} is not a submission folder or notebook")
-        student = re.sub(r"[^A-Za-z0-9._-]", "_", path.resolve().name).lstrip(".") or "submission"
+        named = path.resolve()
+        named = named.parent if assignment and named.name == assignment else named
+        student = re.sub(r"[^A-Za-z0-9._-]", "_", named.name).lstrip(".") or "submission"
         if student in folders:
             raise GradeError(f"two submissions are both called {student!r}: {folders[student]} and {path}")
         folders[student] = path
@@ -278,14 +286,17 @@ def grade_assignment(
     force: bool = False,
     scheduler: str | None = None,
     progress: bool = False,
+    gradebook: str | None = None,
 ) -> AssignmentReport:
     """Grade ``submissions`` of ``assignment`` against ``release/<assignment>``; write the reports under ``out``.
 
     ``force`` grades again students whose result is already there; ``scheduler`` runs the tasks
-    on a Dask cluster instead of ``jobs`` local threads; ``progress`` shows a bar on stderr.
+    on a Dask cluster instead of ``jobs`` local threads; ``progress`` shows a bar on stderr;
+    ``gradebook`` (a database URL such as ``sqlite:///<root>/gradebook.db``) also writes the
+    scores into that nbgrader gradebook (:mod:`autograder.gradebook`), after the reports.
     """
     plan = grading_plan(root, assignment, options, data)
-    folders = submission_folders(submissions, [nb.name for nb in plan.notebooks])
+    folders = submission_folders(submissions, [nb.name for nb in plan.notebooks], assignment)
     sandbox = resolve_sandbox(plan.options)  # a sandbox that was required and is missing stops the run here
     out.mkdir(parents=True, exist_ok=True)
 
@@ -317,7 +328,11 @@ def grade_assignment(
 
     ordered = [results[student] for student in folders]
     write_grades_csv(ordered, plan.units, out / "grades.csv")
-    return AssignmentReport(ordered, plan.units, out, skipped)
+    report = AssignmentReport(ordered, plan.units, out, skipped)
+    if gradebook is not None:
+        report.gradebook = write_nbgrader_gradebook(gradebook, assignment, ordered, {nb.name: nb.units for nb in plan.notebooks},
+                                                    {student: submission_timestamp(folder) for student, folder in folders.items()})
+    return report
 
 
 @contextlib.contextmanager

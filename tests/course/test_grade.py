@@ -167,3 +167,26 @@ def test_an_unreachable_scheduler_is_a_clear_error(samples, tmp_path):
     pytest.importorskip("distributed")
     with pytest.raises(GradeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         grade_assignment(ROOT, "a1", [samples["empty"]], tmp_path, scheduler="tcp://127.0.0.1:9")
+
+
+def test_scores_go_into_the_nbgrader_gradebook_from_nbgraders_folder_layout(samples, first_run, tmp_path, capsys):
+    from nbgrader.api import Gradebook
+
+    from course.release import generate_assignment
+
+    course = tmp_path / "course"  # a gradebook holding a1 as generate_assignment records it
+    shutil.copytree(ROOT / "source_notebooks", course / "source_notebooks", ignore=shutil.ignore_patterns("artifacts"))
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    generate_assignment(course, "a1")
+    folders = [Path(shutil.copytree(samples[name], tmp_path / "submitted" / name / "a1")) for name in ("buggy", "empty")]
+
+    args = ["grade", "a1", *map(str, folders), "--out", str(tmp_path / "out"), "--root", str(ROOT),
+            "--gradebook", str(course / "gradebook.db")]
+    assert main(args) == 0
+    assert "gradebook sqlite:///" in capsys.readouterr().out
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="") as gradebook:
+        for student in ("buggy", "empty"):  # the ids are the students' folders, not "a1"
+            assert gradebook.find_submission("a1", student).score == pytest.approx(first_run[1][student].score)
+
+    assert main([*args[:-1], str(tmp_path / "elsewhere.db")]) == 1
+    assert "elsewhere.db" in capsys.readouterr().err
