@@ -45,6 +45,7 @@ class Program:
     cells: list[ProgramCell] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # grade id -> message for the student
     notes: dict[str, str] = field(default_factory=dict)  # grade id -> remark (duplicates, lost metadata)
+    as_released: set[str] = field(default_factory=set)  # grade ids whose cell is still the release's (not done yet)
 
     def unit_cell(self, grade_id: str) -> ProgramCell | None:
         return next((c for c in self.cells if grade_id in c.units), None)
@@ -98,6 +99,8 @@ def build_program(release_nb: Mapping, submission_nb: Mapping, units: Sequence[U
             notes.append("its cell was found by name, as the cell's metadata was lost")
         if notes:
             program.notes[grade_id] = "; ".join(notes)
+        if grade_id in in_release and unit_cell.source.strip() == in_release[grade_id].source.strip():
+            program.as_released.add(grade_id)
     for index, grade_ids in by_index.items():
         position = min(in_release[g].index if g in in_release else float("inf") for g in grade_ids)
         label = f"cell {index + 1} of your notebook"
@@ -118,7 +121,7 @@ def with_used_notebooks(program: Program, used: Sequence[tuple[str, Program | st
     - units: this notebook's units; one ``written_in`` a used notebook's unit is graded from the
       cell of that unit (and is missing if that cell is).
     """
-    combined = Program(missing=dict(program.missing), notes=dict(program.notes))
+    combined = Program(missing=dict(program.missing), notes=dict(program.notes), as_released=set(program.as_released))
     unreadable: list[str] = []
     used_programs: list[Program] = []
     for name, used_program in used:
@@ -135,6 +138,8 @@ def with_used_notebooks(program: Program, used: Sequence[tuple[str, Program | st
                 combined.notes[unit.grade_id] = "; ".join(filter(None, [combined.notes.get(unit.grade_id), *unreadable]))
             continue
         index = next((i for i, c in enumerate(combined.cells) if unit.written_in in c.units), None)
+        if any(unit.written_in in p.as_released for p in used_programs):
+            combined.as_released.add(unit.grade_id)
         if index is not None:
             cell = combined.cells[index]
             combined.cells[index] = replace(cell, units=(*cell.units, unit.grade_id))

@@ -21,6 +21,7 @@ from typing import Iterable, Mapping, Sequence
 from autograder.checks import CheckContext, run_checks
 from autograder.checks.fc_net import default_data
 from autograder.checks.registry import DataSource
+from autograder.feedback import artifact_public_check, code_public_check
 from autograder.extraction import Program, build_program, with_used_notebooks
 from autograder.options import GradingOptions
 from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
@@ -119,30 +120,39 @@ def _used_program(name: str, units: Sequence[Unit], release_path: Path, submissi
 
 def _grade_unit(unit: Unit, program: Program, runner: ProgramRunner | None, context: CheckContext,
                 options: GradingOptions, instructor_log: list[str]) -> UnitResult:
+    """Grade one unit: its public checks (cell found, run, names defined; or artifact saved), then its hidden checks."""
     started = time.perf_counter()
     notes = [program.notes[unit.grade_id]] if unit.grade_id in program.notes else []
+    public: tuple[bool | None, str] = (None, "")  # (passed, message); set below before any result
 
     def done(status: str, fraction: float, message: str) -> UnitResult:
         message = f"{message} (Note: {'; '.join(notes)}.)" if notes else message
         score = round(unit.points * fraction, 4)
-        return UnitResult(unit.grade_id, score, unit.points, status, message, round(time.perf_counter() - started, 3))
+        return UnitResult(unit.grade_id, score, unit.points, status, message, round(time.perf_counter() - started, 3),
+                          public_passed=public[0], public_message=public[1], hidden_checks=len(unit.checks))
 
     if not unit.names:  # an artifact unit: no student code runs
         student = None
+        if unit.artifact:
+            public = artifact_public_check(unit.artifact, context.artifacts_dir)
     elif unit.grade_id in program.missing:
+        public = (False, program.missing[unit.grade_id])
         return done("failed", 0.0, f"{program.missing[unit.grade_id]}, so it could not be graded")
     else:
         runner.start_unit()
         try:
             runner.ensure_loaded()
         except WorkerFailure as exc:
+            public = (False, f"your code could not be loaded: {exc}")
             return done("error", 0.0, f"your code could not be loaded for grading: {exc}")
         cell = program.unit_cell(unit.grade_id)
         cell_error = runner.cell_errors.get(cell.label) if cell else None
         undefined = [name for name in unit.names if name not in runner.defined]
+        public = code_public_check(unit.names, cell.label if cell else None, cell_error, undefined)
+        if public[0] and unit.grade_id in program.as_released:
+            public = (False, f"{cell.label} is still as released: write your solution there")
         if undefined:
-            raised = f"; running it gave {cell_error}" if cell_error else ""
-            return done("failed", 0.0, f"`{undefined[0]}` is not defined after running {cell.label if cell else 'your cells'}{raised}")
+            return done("failed", 0.0, public[1])
         if cell_error:
             notes.append(f"running {cell.label} gave {cell_error}")
         student = runner.student()

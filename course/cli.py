@@ -4,7 +4,9 @@
     dl-course build [--check] [--root DIR] [NOTEBOOK ...]
     dl-course release [--root DIR] [ASSIGNMENT ...]
     dl-course samples ASSIGNMENT --out DIR [--execute] [--root DIR]
-    dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N | --scheduler ADDRESS] [--force] [--gradebook [DB]] [--root DIR]
+    dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N | --scheduler ADDRESS] [--force] [--gradebook [DB]]
+                    [--hidden-visibility VISIBILITY] [--root DIR]
+    dl-course export-gradescope ASSIGNMENT [--out DIR] [--hidden-visibility VISIBILITY] [--root DIR]
 
 ``build`` and ``release`` find the course root (the folder holding ``course/manifest.toml``)
 from the current folder upwards unless ``--root`` names it. Exit status: 0 on success, 1 when
@@ -17,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from autograder.reports import VISIBILITIES
 from course.manifest import MANIFEST
 
 
@@ -55,12 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--gradebook", nargs="?", const="", metavar="DB",
                        help="also write the scores into the nbgrader gradebook, so formgrader shows them "
                             "(a database URL or a file; default: the course's gradebook.db)")
+    grade.add_argument("--hidden-visibility", default="visible", choices=VISIBILITIES,
+                       help="when students see the hidden checks' results in results.json and feedback.html "
+                            "(Gradescope's values; default visible). Before that they see the public checks only")
     grade.add_argument("--force", action="store_true",
                        help="grade every submission again (default: keep the results of unchanged submissions in --out)")
     grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     export = sub.add_parser("export-gradescope", help="write the Gradescope autograder bundle (zip) of a released assignment")
     export.add_argument("assignment", metavar="ASSIGNMENT")
     export.add_argument("--out", type=Path, default=Path("out") / "gradescope", help="folder for the zip (default out/gradescope)")
+    export.add_argument("--hidden-visibility", default="after_published", choices=VISIBILITIES,
+                        help="when students see the hidden checks' results (default after_published: once grades are published)")
     export.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     args = parser.parse_args(argv)
 
@@ -81,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--jobs must be at least 1")
         return _grade(root, args)
     if args.command == "export-gradescope":
-        return _export_gradescope(root, args.assignment, args.out)
+        return _export_gradescope(root, args.assignment, args.out, args.hidden_visibility)
     return _release(root, args.assignments or None)
 
 
@@ -158,7 +166,8 @@ def _grade(root: Path, args: argparse.Namespace) -> int:
         gradebook = f"sqlite:///{Path(gradebook or root / 'gradebook.db').resolve()}"
     try:
         report = grade_assignment(root, args.assignment, args.submissions, args.out, jobs=args.jobs, force=args.force,
-                                  scheduler=args.scheduler, progress=sys.stderr.isatty(), gradebook=gradebook)
+                                  scheduler=args.scheduler, progress=sys.stderr.isatty(), gradebook=gradebook,
+                                  hidden_visibility=args.hidden_visibility)
     except (GradeError, ManifestError, SandboxUnavailable, GradebookError) as exc:
         print(f"dl-course grade: {exc}", file=sys.stderr)
         return 1
@@ -172,12 +181,12 @@ def _grade(root: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_gradescope(root: Path, assignment: str, out: Path) -> int:
+def _export_gradescope(root: Path, assignment: str, out: Path, hidden_visibility: str) -> int:
     from course.gradescope import ExportError, export_gradescope
     from course.manifest import ManifestError
 
     try:
-        archive = export_gradescope(root, assignment, out)
+        archive = export_gradescope(root, assignment, out, hidden_visibility)
     except (ExportError, ManifestError) as exc:
         print(f"dl-course export-gradescope: {exc}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ finishes, so an interrupted run loses only the submissions being graded at that 
 Outputs under ``out``:
 
 - ``<student>/results.json``: Gradescope's format, every unit of the assignment;
+- ``<student>/feedback.html``: the same for the student to read (no hidden test source);
 - ``grades.csv``: one row per student, one column per unit, and the total;
 - ``grading.log``: one line per submission, and whatever the staff should know (tracebacks of
   units the grader could not grade, warnings about the sandbox); never shown to students;
@@ -42,7 +43,8 @@ from autograder.checks.registry import DataSource
 from autograder.grade import NOT_GRADED, grade_submission
 from autograder.gradebook import GradebookSummary, submission_timestamp, write_nbgrader_gradebook
 from autograder.options import GradingOptions
-from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
+from autograder.feedback import write_feedback_html
+from autograder.reports import SubmissionResult, UnitResult, check_visibility, write_grades_csv, write_results_json
 from autograder.sandbox import resolve as resolve_sandbox
 from autograder.units import Unit
 from course.manifest import load_manifest
@@ -167,7 +169,7 @@ def grade_student(plan: GradingPlan, student: str, folder: Path) -> SubmissionRe
         except Exception:  # the task boundary: a grader failure costs this notebook, not the batch
             result = SubmissionResult(student, nb.name, error="this notebook could not be graded automatically; "
                                                               "the course staff have been told and will grade it")
-            result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED) for u in nb.units]
+            result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED, hidden_checks=len(u.checks)) for u in nb.units]
             result.instructor_log.append(f"{nb.name} could not be graded:\n{traceback.format_exc()}")
         merged.units += result.units
         merged.wall_time += result.wall_time
@@ -223,9 +225,15 @@ def load_finished(out: Path, student: str, stamp: str) -> SubmissionResult | Non
         return None
 
 
-def save_finished(out: Path, result: SubmissionResult, stamp: str) -> None:
+def write_reports(out: Path, result: SubmissionResult, hidden_visibility: str) -> None:
+    """The student's ``results.json`` and ``feedback.html`` under ``out/<student>/`` (each written atomically)."""
+    write_results_json(result, out / result.submission / "results.json", hidden_visibility)
+    write_feedback_html(result, out / result.submission / "feedback.html", hidden_visibility)
+
+
+def save_finished(out: Path, result: SubmissionResult, stamp: str, hidden_visibility: str) -> None:
     """Write the reports of one student, then its state file (each atomically), so a skip always finds them."""
-    write_results_json(result, out / result.submission / "results.json")
+    write_reports(out, result, hidden_visibility)
     path = _state_path(out, result.submission)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -287,14 +295,19 @@ def grade_assignment(
     scheduler: str | None = None,
     progress: bool = False,
     gradebook: str | None = None,
+    hidden_visibility: str = "visible",
 ) -> AssignmentReport:
     """Grade ``submissions`` of ``assignment`` against ``release/<assignment>``; write the reports under ``out``.
 
     ``force`` grades again students whose result is already there; ``scheduler`` runs the tasks
     on a Dask cluster instead of ``jobs`` local threads; ``progress`` shows a bar on stderr;
     ``gradebook`` (a database URL such as ``sqlite:///<root>/gradebook.db``) also writes the
-    scores into that nbgrader gradebook (:mod:`autograder.gradebook`), after the reports.
+    scores into that nbgrader gradebook (:mod:`autograder.gradebook`), after the reports;
+    ``hidden_visibility`` is when students see the hidden checks' results in ``results.json``
+    and ``feedback.html`` (Gradescope's values: ``visible``, ``after_published``,
+    ``after_due_date``, ``hidden``; see :mod:`autograder.reports`).
     """
+    check_visibility(hidden_visibility)
     plan = grading_plan(root, assignment, options, data)
     folders = submission_folders(submissions, [nb.name for nb in plan.notebooks], assignment)
     sandbox = resolve_sandbox(plan.options)  # a sandbox that was required and is missing stops the run here
@@ -308,6 +321,8 @@ def grade_assignment(
             if finished is not None:
                 results[student] = finished
     skipped = list(results)
+    for student in skipped:  # their reports follow this run's options (the visibility may have changed)
+        write_reports(out, results[student], hidden_visibility)
     tasks = [(student, folder) for student, folder in folders.items() if student not in results]
 
     with _batch_log(out / "grading.log") as batch_log, _progress_bar(len(folders), len(skipped), progress) as advance:
@@ -318,7 +333,7 @@ def grade_assignment(
         finished = run_dask(plan, tasks, scheduler) if scheduler else run_local(plan, tasks, jobs)
         with contextlib.closing(finished):  # on an interrupt, the pool shuts down before we return
             for result in finished:
-                save_finished(out, result, stamps[result.submission])
+                save_finished(out, result, stamps[result.submission], hidden_visibility)
                 results[result.submission] = result
                 for entry in [*result.warnings, *result.instructor_log]:
                     batch_log.info("submission %s: %s", result.submission, entry)

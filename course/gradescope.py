@@ -12,7 +12,8 @@ needs and nothing a student should see (Gradescope never shows it to them):
   them) and the student edition of ``dl`` the sandboxed worker imports.
 
 ``run_autograder`` grades the submission folder as one student (``dl-course grade``) and copies
-the student's ``results.json`` into place. ``AUTOGRADER_ROOT`` (default ``/autograder``) lets the
+the student's ``results.json`` into place; the hidden checks' results carry the visibility chosen
+at export (``after_published`` by default), each unit's public checks are visible at once. ``AUTOGRADER_ROOT`` (default ``/autograder``) lets the
 same script run outside Gradescope, which is how the tests run it.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+from autograder.reports import VISIBILITIES
 from course.manifest import load_manifest
 
 BUNDLED = ["dl", "autograder", "course", "pyproject.toml", "constraints.txt"]
@@ -52,7 +54,7 @@ source=$(cd "$(dirname "$0")" && pwd)
 python=${{DL_PYTHON:-$source/.venv/bin/python}}
 out=$(mktemp -d)
 cd "$source"  # the bundle's packages, not any other copy, come first on sys.path
-"$python" -m course.cli grade {assignment} "$root/submission" --out "$out" --root "$source"
+"$python" -m course.cli grade {assignment} "$root/submission" --out "$out" --root "$source" --hidden-visibility {visibility}
 mkdir -p "$root/results"
 cp "$out/submission/results.json" "$root/results/results.json"
 """
@@ -62,11 +64,17 @@ class ExportError(Exception):
     """The bundle cannot be written (unknown assignment, no release); the message says why."""
 
 
-def export_gradescope(root: str | os.PathLike, assignment: str, out: str | os.PathLike) -> Path:
+def export_gradescope(root: str | os.PathLike, assignment: str, out: str | os.PathLike,
+                      hidden_visibility: str = "after_published") -> Path:
     """Write ``<out>/<assignment>_gradescope.zip`` (and its unpacked folder beside it); returns the zip.
 
-    Raises ExportError when the assignment is unknown or has not been released.
+    ``hidden_visibility`` is when students see the hidden checks' results (Gradescope's test
+    visibility; by default once the instructor publishes the grades); until then they see each
+    unit's public checks. Raises ExportError when the assignment is unknown or has not been
+    released, or for a visibility Gradescope does not know.
     """
+    if hidden_visibility not in VISIBILITIES:
+        raise ExportError(f"unknown visibility {hidden_visibility!r}; Gradescope's are {', '.join(VISIBILITIES)}")
     root, out = Path(root).resolve(), Path(out)
     course = load_manifest(root)
     if assignment not in course.assignments:
@@ -86,7 +94,7 @@ def export_gradescope(root: str | os.PathLike, assignment: str, out: str | os.Pa
         else:
             shutil.copy2(source, folder / name)
     shutil.copytree(release_dir, folder / "release" / assignment, ignore=SKIPPED)
-    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER.format(assignment=assignment))):
+    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER.format(assignment=assignment, visibility=hidden_visibility))):
         path = folder / name
         path.write_text(text, encoding="utf-8")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

@@ -107,3 +107,12 @@ def test_a_notebook_using_an_earlier_one_runs_its_cells_first_and_grades_written
     assert combined.missing["a1-bn-net"] == "your Earlier.ipynb could not be read (not JSON)"
     assert combined.notes["a1-bn-bn"] == "your Earlier.ipynb could not be read (not JSON)"
     assert [c.label for c in combined.cells] == ["cell 4 of your notebook"]
+
+
+def test_cells_still_as_released_are_told_apart_from_answers():
+    untouched = program_of(notebooks.release_notebook())
+    assert untouched.as_released == {u.grade_id for u in notebooks.CODE_UNITS}
+    nb = notebooks.submission()
+    index = notebooks.unit_cell_indices(nb, "a1-fc-adam")[0]
+    nb.cells[index].source = notebooks.release_notebook().cells[index].source + "\n\n"  # as released, blank lines aside
+    assert program_of(nb).as_released == {"a1-fc-adam"}

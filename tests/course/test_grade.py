@@ -59,6 +59,8 @@ def test_a_batch_grades_every_notebook_of_every_student(first_run):
     for student in results:
         data = json.loads((out / student / "results.json").read_text())
         assert data["score"] == pytest.approx(results[student].score)
+        page = (out / student / "feedback.html").read_text()
+        assert f"{results[student].score:g}" in page and "all tests passed" not in page.lower()
     rows = (out / "grades.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows] == ["submission", "buggy", "empty"]
     log = (out / "grading.log").read_text()
@@ -142,6 +144,11 @@ def test_the_cli_grades_resumes_and_forces(samples, first_run, tmp_path, capsys)
     assert "1 unchanged submission(s) kept their earlier results" in capsys.readouterr().out
     assert main([*args, "--force"]) == 0
     assert "kept their earlier results" not in capsys.readouterr().out
+    # Kept results are reported with this run's visibility: public checks now, hidden results later.
+    assert main([*args, "--hidden-visibility", "after_published"]) == 0
+    assert "kept their earlier results" in capsys.readouterr().out
+    data = json.loads((out / "empty" / "results.json").read_text())
+    assert data["visibility"] == "after_published" and any(t["name"].endswith(": public checks") for t in data["tests"])
 
 
 def test_bad_input_is_named(samples, tmp_path):

@@ -50,6 +50,16 @@ def test_run_autograder_writes_results_json_in_gradescopes_format(bundle, tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((root / "results" / "results.json").read_text())
     units = [u for nb in load_manifest(REPO).built_notebooks("a1") for u in nb.units]
-    assert [t["name"] for t in results["tests"]] == [u.grade_id for u in units]
-    assert results["score"] == 0 and all(t["score"] == 0 and t["max_score"] == u.points for t, u in zip(results["tests"], units))
-    assert all(t["visibility"] in ("visible", "hidden", "after_due_date", "after_published") for t in results["tests"])
+    scored = [t for t in results["tests"] if "max_score" in t]
+    public = [t for t in results["tests"] if "max_score" not in t]
+    assert [t["name"] for t in scored] == [u.grade_id for u in units]
+    assert results["score"] == 0 and all(t["score"] == 0 and t["max_score"] == u.points for t, u in zip(scored, units))
+    # Hidden results wait for publication; the public checks (nothing done yet: failed) show at once.
+    assert all(t["visibility"] == "after_published" for t in scored) and results["visibility"] == "after_published"
+    assert [t["name"] for t in public] == [f"{u.grade_id}: public checks" for u in units]
+    assert all(t["visibility"] == "visible" and t["status"] == "failed" for t in public)
+
+
+def test_an_unknown_visibility_is_refused(tmp_path):
+    with pytest.raises(ExportError, match="after_published"):
+        export_gradescope(REPO, "a1", tmp_path, hidden_visibility="later")
