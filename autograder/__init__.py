@@ -5,13 +5,16 @@ Public entry points:
 
 - :func:`autograder.grade.grade_submission` and :func:`autograder.grade.grade_batch` grade
   notebooks in a worker process, outputs only (DESIGN.md, "Grading"), and write Gradescope
-  ``results.json`` files and a CSV gradebook (:mod:`autograder.reports`).
+  ``results.json`` files and a CSV gradebook (:mod:`autograder.reports`); whole assignments,
+  one task per student, are graded by :mod:`course.grade` (``dl-course grade``).
+- :func:`autograder.feedback.write_feedback_html` writes a student's feedback page;
+  :func:`autograder.gradebook.write_nbgrader_gradebook` puts scores into nbgrader's gradebook.
 - :func:`autograder.nbgrader_bridge.run_unit_checks` runs the same checks inside a kernel, for
   the hidden test cells of ``nbgrader autograde``.
 - :data:`autograder.checks.REGISTRY` maps the check names of ``course/manifest.toml`` to check
   functions; :func:`autograder.manifest.read_units` reads the units from the manifest.
 
 Module map: ``extraction`` (which cells run), ``protocol`` (messages), ``worker`` (runs student
-code), ``runner`` (starts and talks to workers), ``student`` (what checks call), ``checks/``
+code), ``sandbox`` (bubblewrap around it), ``runner`` (starts and talks to workers), ``student`` (what checks call), ``checks/``
 (per topic), ``options`` (every limit and its default).
 """
