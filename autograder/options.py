@@ -35,6 +35,16 @@ class GradingOptions:
       HOME and TMPDIR); together with file_mb it bounds what student code can write.
     - submission_timeout: seconds all units of one submission may take together, loading and
       reloading its program included; units left when it runs out fail with a message.
+    - submission_memory_mb: memory that everything a submission runs may use together (its
+      worker, the sandbox and every process its code starts; page cache and tmpfs files count,
+      swap too where the kernel accounts it), enforced with a cgroup per worker
+      (:mod:`autograder.cgroups`), which also caps the worker's tasks at ``max_processes`` (+4 for
+      the sandbox's own), for root and without bubblewrap too. Past the limit the kernel's OOM
+      killer stops the code and the unit fails with a message saying so. Where no cgroup can be
+      made (not Linux, not root, no cgroup file system or a read-only one, no memory controller)
+      it does nothing, never an error: each process then keeps only ``memory_mb`` and
+      ``max_processes`` above, and the log says so once. 0 turns the memory limit off (and the
+      cgroup too when ``max_processes`` is 0).
     """
 
     request_timeout: float = 10.0
@@ -51,3 +61,4 @@ class GradingOptions:
     max_processes: int = 64
     tmp_mb: int = 256
     submission_timeout: float = 900.0
+    submission_memory_mb: int = 4096

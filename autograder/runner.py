@@ -4,10 +4,12 @@
 the grader, started inside the bubblewrap sandbox of :mod:`autograder.sandbox` (or, where that
 cannot be used, as a plain subprocess, with a warning in every result), its own session
 (process group), a private temporary working folder, a clean environment, rlimits on memory,
-CPU time, file size and process count, stdin/stdout pipes as the protocol channel, and stderr
-in a file kept for the instructor's log. Every request has a deadline; a late, missing,
-malformed or oversized reply kills the process (and, under bubblewrap, its whole PID namespace)
-and raises :class:`~autograder.student.WorkerFailure`.
+CPU time, file size and process count, where Linux allows it a cgroup of its own that bounds the
+memory and tasks of everything it runs (:mod:`autograder.cgroups`), stdin/stdout pipes as the
+protocol channel, and stderr in a file kept for the instructor's log. Every request has a
+deadline; a late, missing, malformed or oversized reply kills the process (and, under
+bubblewrap, its whole PID namespace, and its cgroup) and raises
+:class:`~autograder.student.WorkerFailure`, as does going over the cgroup's memory limit.
 
 :class:`ProgramRunner` keeps a worker loaded with the student's program, cell by cell, and
 starts a fresh one after a failure. A cell that hangs or kills the worker while it loads is
@@ -23,16 +25,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import secrets
 import tempfile
 import time
 
-from autograder import protocol, sandbox as sandboxes
+from autograder import cgroups, protocol, sandbox as sandboxes
 from autograder.extraction import Program
 from autograder.options import GradingOptions
 from autograder.sandbox import Sandbox
 from autograder.student import Student, WorkerFailure
 
 log = logging.getLogger("autograder")
+FORGED = ("your code wrote to the grader's channel (an answer nobody asked for); "
+          "the process running it was stopped")
 STDERR_TAIL = 4000
 _warned_unsandboxed = False
 
@@ -50,6 +55,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
         self.tmpdir: str | None = None
         self._stderr = None
+        self.cgroup: cgroups.Group | None = None  # None where cgroups cannot be used (or both limits are 0)
 
     @property
     def alive(self) -> bool:
@@ -76,8 +82,11 @@ class WorkerProcess:
         except sandboxes.SandboxUnavailable:
             self.stop()
             raise
+        # Joined by a tiny wrapper before bwrap starts, so no process of the worker is ever outside it
+        self.cgroup = cgroups.create(o.submission_memory_mb * 2**20, o.max_processes)
+        argv = [*cgroups.join_command(self.cgroup, sys.executable), *command.argv] if self.cgroup else command.argv
         try:
-            self.proc = subprocess.Popen(command.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                          cwd=self.tmpdir, env=command.env, bufsize=0,
                                          start_new_session=True, close_fds=True)
         except OSError as exc:
@@ -98,14 +107,20 @@ class WorkerProcess:
         if not self.alive:
             raise WorkerFailure("the worker is not running")
         self._refuse_unsolicited()
-        return self._exchange(message, timeout)
+        request_id = secrets.randbits(62)
+        reply = self._exchange({**message, "id": request_id}, timeout)
+        if reply.pop("id", None) != request_id:  # a frame the student's code wrote, read before the real reply
+            self.kill()
+            raise WorkerFailure(FORGED)
+        return reply
 
     def _refuse_unsolicited(self) -> None:
         """Fail when the channel holds bytes nobody asked for (student code writing frames of its own).
 
         The worker writes only in answer to a request, so anything already waiting before the
         next request was forged, or is a real reply pushed back by a forged one: the channel can
-        no longer be trusted to pair requests with replies.
+        no longer be trusted to pair requests with replies. A forged frame that arrives before the
+        real reply is caught by the request id every reply must echo (:meth:`request`).
         """
         fd = self.proc.stdout.fileno()
         if not select.select([fd], [], [], 0)[0]:
@@ -114,8 +129,7 @@ class WorkerProcess:
         code = self.kill()
         if not pending:
             raise WorkerFailure(f"the process running your code stopped ({self._exit_reason(code)})")
-        raise WorkerFailure("your code wrote to the grader's channel (an answer nobody asked for); "
-                            "the process running it was stopped")
+        raise WorkerFailure(FORGED)
 
     def _exchange(self, message: dict | None, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -124,9 +138,11 @@ class WorkerProcess:
             if message is not None:
                 protocol.write_frame(self.proc.stdin.fileno(), protocol.pack(message), deadline)
             frame = protocol.read_frame(self.proc.stdout.fileno(), max_bytes, deadline)
-            return protocol.unpack(frame, protocol.Limits(max_bytes=max_bytes))
+            reply = protocol.unpack(frame, protocol.Limits(max_bytes=max_bytes))
         except protocol.ChannelTimeout:
             self.kill()
+            if cgroups.out_of_memory(self.cgroup):
+                raise WorkerFailure(f"the process running your code was stopped ({self._memory_reason()})") from None
             raise WorkerFailure(f"no answer within {timeout:g} s (an endless loop, or far too slow)") from None
         except protocol.ChannelClosed:
             code = self.kill()
@@ -134,8 +150,18 @@ class WorkerProcess:
         except protocol.ProtocolError as exc:
             self.kill()
             raise WorkerFailure(f"unusable answer from your code: {exc}") from None
+        if cgroups.out_of_memory(self.cgroup):  # one of its processes was killed at the submission's memory limit
+            self.kill()
+            raise WorkerFailure(f"the process running your code was stopped ({self._memory_reason()})")
+        return reply
+
+    def _memory_reason(self) -> str:
+        return (f"out of memory: your code, with any processes it started, used more than the "
+                f"{self.options.submission_memory_mb} MB that a submission may use in all")
 
     def _exit_reason(self, code: int | None) -> str:
+        if cgroups.out_of_memory(self.cgroup):
+            return self._memory_reason()
         if code is not None and self.sandbox.kind == "bwrap" and code > 128:
             code = -(code - 128)  # bubblewrap exits with 128 + the signal that killed the worker
         return _exit_reason(code)
@@ -149,6 +175,7 @@ class WorkerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # the group this class created with start_new_session
             except (ProcessLookupError, PermissionError):
                 pass  # the whole group has exited already
+        cgroups.kill(self.cgroup)  # and whatever left the group (setsid) or the sandbox's namespace
         try:
             return self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -163,7 +190,7 @@ class WorkerProcess:
         return self._stderr.read().decode(errors="replace")
 
     def stop(self) -> None:
-        """End the process group, close the channel and remove the temporary folder."""
+        """End the process group, close the channel, remove the cgroup and the temporary folder."""
         if self.proc is not None:
             self.kill()  # nothing in the worker needs a clean exit
             for pipe in (self.proc.stdin, self.proc.stdout):
@@ -171,6 +198,8 @@ class WorkerProcess:
                     pipe.close()
                 except OSError:
                     pass
+        cgroups.destroy(self.cgroup)  # kills anything still in it first
+        self.cgroup = None
         if self._stderr is not None:
             self._stderr.close()
         if self.tmpdir is not None:

@@ -100,6 +100,13 @@ def _run_student(fn, *args, **kwargs):
         raise StudentRaised(exc) from None
 
 
+def _with_id(reply: dict, request: dict | None) -> dict:
+    """The reply carrying the request's ``id``: the grader pairs replies with requests by it."""
+    if isinstance(request, dict) and "id" in request:
+        return {**reply, "id": request["id"]}
+    return reply
+
+
 def _error(kind: str, type_name: str, message: str) -> dict:
     return {"ok": False, "error": {"kind": kind, "type": type_name, "message": _truncate(message)}}
 
@@ -120,10 +127,11 @@ class Session:
         except protocol.ProtocolError as exc:
             reply = _error("bad_request", "ProtocolError", str(exc))
         try:
-            return protocol.pack(reply)
+            return protocol.pack(_with_id(reply, request))
         except protocol.UnsupportedValue as exc:
             what = _describe_target(request)
-            return protocol.pack(_error("unsupported", "UnsupportedValue", f"{what} returned a value the grader cannot receive: {exc}"))
+            reply = _error("unsupported", "UnsupportedValue", f"{what} returned a value the grader cannot receive: {exc}")
+            return protocol.pack(_with_id(reply, request))
 
     def handle(self, request: dict) -> dict:
         op = request.get("op")

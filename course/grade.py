@@ -33,7 +33,7 @@ import os
 import re
 import threading
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -246,25 +246,36 @@ def save_finished(out: Path, result: SubmissionResult, stamp: str, hidden_visibi
 
 
 Task = tuple[str, Path]  # (student, folder)
+Deliver = Callable[[SubmissionResult], None]
 
 
-def run_local(plan: GradingPlan, tasks: list[Task], jobs: int) -> Iterator[SubmissionResult]:
-    """Grade ``tasks`` in ``jobs`` threads (each student's code runs in its own worker process); yield as they finish."""
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+def run_local(plan: GradingPlan, tasks: list[Task], jobs: int, deliver: Deliver) -> None:
+    """Grade ``tasks`` in ``jobs`` threads (each student's code runs in its own worker process).
+
+    ``deliver`` gets each result, in this thread, as soon as it is ready. On an interrupt
+    (Ctrl-C, or an exception from ``deliver``) nothing new starts; the tasks already running
+    finish (their workers are outside the terminal's process group) and are delivered before the
+    interrupt goes on, so no finished result is lost.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(grade_student, plan, student, folder) for student, folder in tasks]
+        delivered: set[int] = set()
+        try:
+            for future in as_completed(futures):
+                delivered.add(id(future))
+                deliver(future.result())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future in futures:
+                if id(future) not in delivered and not future.cancelled() and future.exception() is None:
+                    deliver(future.result())
+            raise
+
+
+def run_dask(plan: GradingPlan, tasks: list[Task], scheduler: str, deliver: Deliver) -> None:
+    """Grade ``tasks`` on the Dask cluster at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``); ``deliver`` each result here."""
     try:
-        pending = {pool.submit(grade_student, plan, student, folder) for student, folder in tasks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
-    finally:  # on an interrupt: start nothing new; the running tasks end with their workers
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def run_dask(plan: GradingPlan, tasks: list[Task], scheduler: str) -> Iterator[SubmissionResult]:
-    """Grade ``tasks`` on the Dask cluster at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``); yield as they finish."""
-    try:
-        from distributed import Client, as_completed
+        from distributed import Client, as_completed as dask_completed
     except ImportError:
         raise GradeError("--scheduler needs Dask's `distributed` package: pip install -c constraints.txt distributed") from None
     try:
@@ -274,8 +285,8 @@ def run_dask(plan: GradingPlan, tasks: list[Task], scheduler: str) -> Iterator[S
     try:
         futures = [client.submit(grade_student, plan, student, folder, pure=False, retries=1) for student, folder in tasks]
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            for future in dask_completed(futures):
+                deliver(future.result())
         finally:
             client.cancel(futures)
     finally:
@@ -330,16 +341,19 @@ def grade_assignment(
             batch_log.warning("%s", sandbox.warning)
         if skipped:
             batch_log.info("kept the earlier results of %d unchanged submission(s): %s", len(skipped), ", ".join(skipped))
-        finished = run_dask(plan, tasks, scheduler) if scheduler else run_local(plan, tasks, jobs)
-        with contextlib.closing(finished):  # on an interrupt, the pool shuts down before we return
-            for result in finished:
-                save_finished(out, result, stamps[result.submission], hidden_visibility)
-                results[result.submission] = result
-                for entry in [*result.warnings, *result.instructor_log]:
-                    batch_log.info("submission %s: %s", result.submission, entry)
-                batch_log.info("submission %s: %s / %s in %.1f s", result.submission, result.score, result.max_score,
-                               result.wall_time)
-                advance()
+
+        def deliver(result: SubmissionResult) -> None:
+            save_finished(out, result, stamps[result.submission], hidden_visibility)
+            results[result.submission] = result
+            for entry in [*result.warnings, *result.instructor_log]:
+                batch_log.info("submission %s: %s", result.submission, entry)
+            batch_log.info("submission %s: %s / %s in %.1f s", result.submission, result.score, result.max_score, result.wall_time)
+            advance()
+
+        if scheduler:
+            run_dask(plan, tasks, scheduler, deliver)
+        else:
+            run_local(plan, tasks, jobs, deliver)
 
     ordered = [results[student] for student in folders]
     write_grades_csv(ordered, plan.units, out / "grades.csv")

@@ -271,6 +271,29 @@ def test_garbage_written_to_the_protocol_channel_fails_only_that_request():
         runner.close()
 
 
+def test_a_well_formed_forged_reply_is_refused_every_time():
+    # The forged frame reaches the channel before the real reply; only the request id tells them apart.
+    source = ("import os\nfrom autograder import protocol\n"
+              "FAKE = protocol.pack({'ok': True, 'value': 42})\n"
+              "def double():\n"
+              "    for fd in range(1, 20):\n"
+              "        try:\n"
+              "            os.write(fd, FAKE)\n"
+              "        except OSError:\n"
+              "            pass\n"
+              "    return 1\n"
+              "def after():\n    return 2\n")
+    runner = _runner(source)
+    try:
+        for _ in range(3):
+            with pytest.raises(WorkerFailure, match="wrote to the grader's channel"):
+                runner.student().call("double")
+            runner.ensure_loaded()
+        assert runner.student().call("after") == 2
+    finally:
+        runner.close()
+
+
 def test_long_exception_messages_are_truncated():
     namespace = {}
     exec("def shout():\n    raise ValueError('x' * 100_000)\n", namespace)
