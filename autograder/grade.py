@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from autograder.checks import CheckContext, run_checks
-from autograder.checks.fc_net import default_data
+from autograder.checks.models import default_data
 from autograder.checks.registry import DataSource
 from autograder.feedback import artifact_public_check, code_public_check
 from autograder.extraction import Program, build_program, with_used_notebooks
@@ -103,6 +103,14 @@ def grade_submission(
             result.instructor_log.extend(runner.instructor_notes)
             runner.close()
     result.wall_time = time.perf_counter() - started
+    return result
+
+
+def not_graded(submission_id: str, notebook: str, units: Sequence[Unit]) -> SubmissionResult:
+    """The result of a notebook the grader itself failed on: 0 on every unit, and the staff will grade it."""
+    result = SubmissionResult(submission_id, notebook, error="this notebook could not be graded automatically; "
+                                                             "the course staff have been told and will grade it")
+    result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED, hidden_checks=len(u.checks)) for u in units]
     return result
 
 
@@ -241,9 +249,7 @@ def grade_batch(
                                       submission_id=key, uses=uses)
         except Exception:  # the batch boundary: one broken submission never stops the others
             log.error("submission %s (%s) could not be graded:\n%s", key, path, traceback.format_exc())
-            result = SubmissionResult(key, Path(release_nb).name, error="Your submission could not be graded automatically; "
-                                                                         "the course staff have been told and will grade it.")
-            result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED) for u in units]
+            result = not_graded(key, Path(release_nb).name, units)
             result.warnings = [sandbox.warning] if sandbox.warning else []
         for warning in result.warnings:
             log.warning("submission %s: %s", key, warning)

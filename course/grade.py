@@ -38,9 +38,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from autograder.checks.fc_net import default_data
+from autograder.checks.models import default_data
 from autograder.checks.registry import DataSource
-from autograder.grade import NOT_GRADED, grade_submission
+from autograder.grade import grade_submission, not_graded
 from autograder.gradebook import GradebookSummary, submission_timestamp, write_nbgrader_gradebook
 from autograder.options import GradingOptions
 from autograder.feedback import write_feedback_html
@@ -167,9 +167,7 @@ def grade_student(plan: GradingPlan, student: str, folder: Path) -> SubmissionRe
             result = grade_submission(folder / f"{nb.name}.ipynb", plan.release_dir / f"{nb.name}.ipynb", nb.units,
                                       options=plan.options, data=data, submission_id=student, uses=nb.uses)
         except Exception:  # the task boundary: a grader failure costs this notebook, not the batch
-            result = SubmissionResult(student, nb.name, error="this notebook could not be graded automatically; "
-                                                              "the course staff have been told and will grade it")
-            result.units = [UnitResult(u.grade_id, 0.0, u.points, "error", NOT_GRADED, hidden_checks=len(u.checks)) for u in nb.units]
+            result = not_graded(student, f"{nb.name}.ipynb", nb.units)
             result.instructor_log.append(f"{nb.name} could not be graded:\n{traceback.format_exc()}")
         merged.units += result.units
         merged.wall_time += result.wall_time

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks.compare import Tally, as_float_array, describe_value, mismatch
-from autograder.checks.fc_net import MAX_ARTIFACT_MB, MAX_PARAMETERS, _weight_statistics, default_data
+from autograder.checks.compare import Tally
+from autograder.checks.models import (MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
+                                      compare_train_step, default_data, param_failures, saved_model_problem, weight_statistics)
 from autograder.checks.registry import CheckContext, CheckResult, register
-from autograder.protocol import Handle
-from autograder.student import Student, StudentError
+from autograder.student import Student
 from dl.models.cnn import ThreeLayerConvNet, load_conv_net
 
 TOL = 1e-6  # float64 passes through naive or fast convolutions agree to ~1e-12
@@ -56,23 +56,18 @@ def conv_net_params(student: Student, rng: np.random.Generator, context: CheckCo
         weight_scale = float(10 ** rng.uniform(-3, -1))
         about = _describe(arch, weight_scale=weight_scale, dtype=f"np.{np.dtype(dtype).name}")
         with tally.case(5, about):
-            student.call("ThreeLayerConvNet", kwargs={**arch, "weight_scale": weight_scale, "dtype": dtype},
-                         store={"model": "all"}, reply="none")
-            params = student.get_attr(Handle("model"), "params")
-            if not isinstance(params, dict):
-                raise StudentError(f"model.params is {describe_value(params)}; expected a dict")
+            build_student_model(student, "ThreeLayerConvNet", {**arch, "weight_scale": weight_scale, "dtype": dtype})
+            params = student.get_attr(MODEL, "params")
             expected = {name: value.shape for name, value in _reference_model(arch).params.items()}
-            missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected), key=str)
-            tally.add(None if not missing and not extra else f"{about}: params lacks {missing} and has unexpected {extra}")
-            raw = {name: params[name] for name in expected if name in params}
-            present = {name: as_float_array(value, f"params[{name!r}]") for name, value in raw.items()}
-            wrong = [f"{name} is {value.shape}, expected {expected[name]}" for name, value in present.items() if value.shape != expected[name]]
+            names, shapes, present = param_failures(params, expected, about)
             if "W2" in present and present["W2"].shape != expected["W2"]:
-                wrong.append("W2 has one row per value of the pooled conv output: num_filters * H/2 * W/2")
-            tally.add(None if not wrong else f"{about}: " + "; ".join(wrong))
+                shapes += "; W2 has one row per value of the pooled conv output: num_filters * H/2 * W/2"
+            tally.add(names)
+            tally.add(shapes)
             nonzero = [name for name, value in present.items() if name.startswith("b") and np.any(value != 0)]
             tally.add(None if not nonzero else f"{about}: biases {nonzero} are not all exactly zero")
-            tally.add(_weight_statistics(present, weight_scale, about))
+            tally.add(weight_statistics(present, weight_scale, about))
+            raw = {name: params[name] for name in present}
             dtypes = [f"{name} is {np.asarray(value).dtype}" for name, value in raw.items() if np.asarray(value).dtype != dtype]
             tally.add(None if not dtypes else f"{about}: " + "; ".join(dtypes) + f"; every parameter must be {np.dtype(dtype).name}")
     return tally.result()
@@ -97,30 +92,14 @@ def conv_net_loss(student: Student, rng: np.random.Generator, context: CheckCont
         reference.params = {name: value.copy() for name, value in params.items()}
         about = f"{_describe(arch, reg=reg, dtype='np.float64')} with parameters set by the grader, X of shape {X.shape}"
         with tally.case(2 + len(params), about):
-            student.call("ThreeLayerConvNet", kwargs={**arch, "reg": reg, "dtype": np.float64}, store={"model": "all"}, reply="none")
-            for name, value in params.items():
-                student.set_item(Handle("model"), "params", name, value)
-            tally.add(mismatch("the scores of loss(X)", student.call_method(Handle("model"), "loss", X), reference.loss(X), TOL, about))
-            got = student.call_method(Handle("model"), "loss", X, y)
-            if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
-                raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
-            loss, grads = reference.loss(X, y)
-            tally.add(mismatch("the loss of loss(X, y)", got[0], loss, TOL, about))
-            for name in params:
-                if name not in got[1]:
-                    tally.add(f"grads has no {name!r} ({about})")
-                else:
-                    tally.add(mismatch(f"grads[{name!r}]", got[1][name], grads[name], TOL, about))
+            build_student_model(student, "ThreeLayerConvNet", {**arch, "reg": reg, "dtype": np.float64}, params)
+            tally.add(compare_scores(student, reference, X, TOL, "the scores of loss(X)", about))
+            compare_train_step(tally, student, reference, X, y, params, TOL, about)
     return tally.result()
 
 
 # --------------------------------------------------------------------------------------------
 # The saved one-epoch model
-
-
-def _accuracy(model: ThreeLayerConvNet, X: np.ndarray, y: np.ndarray) -> float:
-    predictions = [np.argmax(model.loss(X[i : i + EVAL_BATCH]), axis=1) for i in range(0, len(X), EVAL_BATCH)]
-    return float(np.mean(np.concatenate(predictions) == y))
 
 
 def _fit_problem(model: ThreeLayerConvNet, image_shape: tuple[int, ...]) -> str | None:
@@ -146,26 +125,15 @@ def conv_net_one_epoch_accuracy(student: Student | None, rng: np.random.Generato
     """
     name = context.unit.artifact
     directory = Path(context.artifacts_dir) if context.artifacts_dir is not None else Path("artifacts")
-    for suffix in (".npz", ".json"):
-        path = directory / f"{name}{suffix}"
-        if not path.is_file():
-            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is missing from your submission; "
-                                              f"run the cell that trains your ConvNet for one epoch and saves it")
-        if path.stat().st_size > MAX_ARTIFACT_MB * 2**20:
-            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is over {MAX_ARTIFACT_MB} MiB")
+    problem = saved_model_problem(directory, name, "run the cell that trains your ConvNet for one epoch and saves it")
+    if problem:
+        return problem
     try:
         model = load_conv_net(name, directory, max_parameters=MAX_PARAMETERS)
     except (ValueError, FileNotFoundError) as exc:
         return CheckResult("failed", 0.0, f"artifacts/{name} cannot be used: {str(exc).replace(str(directory), 'artifacts')}")
     data = (context.data or default_data)()
-    X_val, y_val = data["X_val"], data["y_val"]
-    problem = _fit_problem(model, X_val.shape[1:])
+    problem = _fit_problem(model, data["X_val"].shape[1:])
     if problem:
         return CheckResult("failed", 0.0, problem)
-    accuracy = _accuracy(model, X_val, y_val)
-    score = (accuracy - ZERO_CREDIT_ACCURACY) / (FULL_CREDIT_ACCURACY - ZERO_CREDIT_ACCURACY)
-    message = (f"validation accuracy {accuracy:.3f} on {len(y_val)} held-out images "
-               f"(full credit from {FULL_CREDIT_ACCURACY:.2f}, partial credit from {ZERO_CREDIT_ACCURACY:.2f})")
-    if data.get("X_test") is not None and len(data["X_test"]):
-        message += f"; test accuracy {_accuracy(model, data['X_test'], data['y_test']):.3f}"
-    return CheckResult.from_score(score, message)
+    return accuracy_result(model, data, FULL_CREDIT_ACCURACY, ZERO_CREDIT_ACCURACY, EVAL_BATCH)

@@ -16,17 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks.compare import Tally, as_float_array, describe_value, mismatch
+from autograder.checks.compare import Tally
+from autograder.checks.models import (MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
+                                      compare_train_step, default_data, param_failures, saved_model_problem, weight_statistics)
 from autograder.checks.registry import CheckContext, CheckResult, register
-from autograder.protocol import Handle
-from autograder.student import Student, StudentError
+from autograder.student import Student
 from dl.models.fc_net import FullyConnectedNet, load_fc_net
 
 TOL = 1e-7  # float64 forward and backward passes in another order agree to ~1e-12
 FULL_CREDIT_ACCURACY = 0.50
 ZERO_CREDIT_ACCURACY = 0.40
-MAX_ARTIFACT_MB = 400
-MAX_PARAMETERS = 50_000_000
 EVAL_BATCH = 500
 
 
@@ -50,37 +49,17 @@ def fc_net_params(student: Student, rng: np.random.Generator, context: CheckCont
         weight_scale = float(10 ** rng.uniform(-3, -1))
         about = _describe(hidden, input_dim, num_classes, weight_scale=weight_scale)
         with tally.case(4, about):
-            student.call("FullyConnectedNet", kwargs={"hidden_dims": hidden, "input_dim": input_dim, "num_classes": num_classes,
-                                                      "weight_scale": weight_scale, "dtype": np.float64},
-                         store={"model": "all"}, reply="none")
-            params = student.get_attr(Handle("model"), "params")
-            if not isinstance(params, dict):
-                raise StudentError(f"model.params is {describe_value(params)}; expected a dict")
+            build_student_model(student, "FullyConnectedNet", {"hidden_dims": hidden, "input_dim": input_dim,
+                                                               "num_classes": num_classes, "weight_scale": weight_scale,
+                                                               "dtype": np.float64})
             expected = {name: value.shape for name, value in _reference_model(hidden, input_dim, num_classes).params.items()}
-            missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected), key=str)
-            tally.add(None if not missing and not extra else f"{about}: params lacks {missing} and has unexpected {extra}")
-            present = {name: as_float_array(params[name], f"params[{name!r}]") for name in expected if name in params}
-            wrong = [f"{name} is {value.shape}, expected {expected[name]}"
-                     for name, value in present.items() if value.shape != expected[name]]
-            tally.add(None if not wrong else f"{about}: " + "; ".join(wrong))
+            names, shapes, present = param_failures(student.get_attr(MODEL, "params"), expected, about)
+            tally.add(names)
+            tally.add(shapes)
             nonzero = [name for name, value in present.items() if name.startswith("b") and np.any(value != 0)]
             tally.add(None if not nonzero else f"{about}: biases {nonzero} are not all exactly zero")
-            tally.add(_weight_statistics(present, weight_scale, about))
+            tally.add(weight_statistics(present, weight_scale, about))
     return tally.result()
-
-
-def _weight_statistics(params: dict[str, np.ndarray], weight_scale: float, about: str) -> str | None:
-    """Pooled weights: standard deviation within sampling error of weight_scale, mean near zero."""
-    weights = np.concatenate([value.ravel() for name, value in params.items() if name.startswith("W")] or [np.zeros(0)])
-    if weights.size < 2:
-        return f"{about}: no weights to check"
-    std, mean = float(weights.std()), float(weights.mean())
-    tolerance = max(0.1, 5 / np.sqrt(2 * weights.size))  # 5 standard errors of a sample std, at least 10%
-    if abs(std / weight_scale - 1) > tolerance:
-        return f"{about}: the weights have standard deviation {std:.3g}; expected about weight_scale = {weight_scale:.3g}"
-    if abs(mean) > 5 * weight_scale / np.sqrt(weights.size):
-        return f"{about}: the weights have mean {mean:.3g}; expected about 0"
-    return None
 
 
 @register("fc_net_loss")
@@ -102,22 +81,11 @@ def fc_net_loss(student: Student, rng: np.random.Generator, context: CheckContex
         reference.params = {name: value.copy() for name, value in params.items()}
         about = f"{_describe(hidden, input_dim, num_classes, reg=reg)} with parameters set by the grader, X of shape {X.shape}"
         with tally.case(2 + len(params), about):
-            student.call("FullyConnectedNet", kwargs={"hidden_dims": hidden, "input_dim": input_dim, "num_classes": num_classes,
-                                                      "reg": reg, "dtype": np.float64},
-                         store={"model": "all"}, reply="none")
-            for name, value in params.items():
-                student.set_item(Handle("model"), "params", name, value)
-            tally.add(mismatch("the scores of loss(X)", student.call_method(Handle("model"), "loss", X), reference.loss(X), TOL, about))
-            got = student.call_method(Handle("model"), "loss", X, y)
-            if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
-                raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
-            loss, grads = reference.loss(X, y)
-            tally.add(mismatch("the loss of loss(X, y)", got[0], loss, TOL, about))
-            for name in params:
-                if name not in got[1]:
-                    tally.add(f"grads has no {name!r} ({about})")
-                else:
-                    tally.add(mismatch(f"grads[{name!r}]", got[1][name], grads[name], TOL, about))
+            build_student_model(student, "FullyConnectedNet", {"hidden_dims": hidden, "input_dim": input_dim,
+                                                               "num_classes": num_classes, "reg": reg, "dtype": np.float64},
+                                params)
+            tally.add(compare_scores(student, reference, X, TOL, "the scores of loss(X)", about))
+            compare_train_step(tally, student, reference, X, y, params, TOL, about)
     return tally.result()
 
 
@@ -137,18 +105,6 @@ def _too_large(json_path: Path) -> str | None:
     return None
 
 
-def _accuracy(model: FullyConnectedNet, X: np.ndarray, y: np.ndarray) -> float:
-    predictions = [np.argmax(model.loss(X[i : i + EVAL_BATCH]), axis=1) for i in range(0, len(X), EVAL_BATCH)]
-    return float(np.mean(np.concatenate(predictions) == y))
-
-
-def default_data() -> dict:
-    """The CIFAR-10 split the notebooks use (``dl.data.get_cifar10_data()``; smoke mode shrinks it)."""
-    from dl.data import get_cifar10_data
-
-    return get_cifar10_data()
-
-
 @register("fc_best_model_accuracy")
 def fc_best_model_accuracy(student: Student | None, rng: np.random.Generator, context: CheckContext) -> CheckResult:
     """Test-mode accuracy on the validation split of the saved model, rebuilt as a reference model.
@@ -158,13 +114,9 @@ def fc_best_model_accuracy(student: Student | None, rng: np.random.Generator, co
     """
     name = context.unit.artifact
     directory = Path(context.artifacts_dir) if context.artifacts_dir is not None else Path("artifacts")
-    for suffix in (".npz", ".json"):
-        path = directory / f"{name}{suffix}"
-        if not path.is_file():
-            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is missing from your submission; "
-                                              f"run the cell that trains and saves your best model")
-        if path.stat().st_size > MAX_ARTIFACT_MB * 2**20:
-            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is over {MAX_ARTIFACT_MB} MiB")
+    problem = saved_model_problem(directory, name, "run the cell that trains and saves your best model")
+    if problem:
+        return problem
     problem = _too_large(directory / f"{name}.json")
     if problem:
         return CheckResult("failed", 0.0, problem)
@@ -175,14 +127,7 @@ def fc_best_model_accuracy(student: Student | None, rng: np.random.Generator, co
     except NotImplementedError as exc:
         return CheckResult("failed", 0.0, f"artifacts/{name} cannot be graded yet: {exc}")
     data = (context.data or default_data)()
-    X_val, y_val = data["X_val"], data["y_val"]
-    input_dim, image_size = model.params["W1"].shape[0], int(np.prod(X_val.shape[1:]))
+    input_dim, image_size = model.params["W1"].shape[0], int(np.prod(data["X_val"].shape[1:]))
     if image_size != input_dim:
         return CheckResult("failed", 0.0, f"the saved model takes inputs of size {input_dim}; the images have {image_size} values")
-    accuracy = _accuracy(model, X_val, y_val)
-    score = (accuracy - ZERO_CREDIT_ACCURACY) / (FULL_CREDIT_ACCURACY - ZERO_CREDIT_ACCURACY)
-    message = (f"validation accuracy {accuracy:.3f} on {len(y_val)} held-out images "
-               f"(full credit from {FULL_CREDIT_ACCURACY:.2f}, partial credit from {ZERO_CREDIT_ACCURACY:.2f})")
-    if data.get("X_test") is not None and len(data["X_test"]):
-        message += f"; test accuracy {_accuracy(model, data['X_test'], data['y_test']):.3f}"
-    return CheckResult.from_score(score, message)
+    return accuracy_result(model, data, FULL_CREDIT_ACCURACY, ZERO_CREDIT_ACCURACY, EVAL_BATCH)

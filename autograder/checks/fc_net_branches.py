@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.compare import Tally, as_float_array, describe_value, mismatch
+from autograder.checks.compare import Tally
 from autograder.checks.dropout import keep_global_rng
 from autograder.checks.fc_net import TOL, _describe
+from autograder.checks.models import MODEL, build_student_model, compare_scores, compare_train_step, param_failures
 from autograder.checks.registry import CheckContext, CheckResult, register
-from autograder.protocol import Handle
-from autograder.student import Student, StudentError
+from autograder.student import Student
 from dl.models.fc_net import FullyConnectedNet
 
 
@@ -45,49 +45,18 @@ def _grader_params(reference: FullyConnectedNet, rng: np.random.Generator) -> di
     return params
 
 
-def _build(student: Student, options: dict) -> None:
-    """The student's model under the handle ``model``."""
-    student.call("FullyConnectedNet", kwargs={**options, "dtype": np.float64}, store={"model": "all"}, reply="none")
-
-
-def _train_step(tally: Tally, student: Student, reference: FullyConnectedNet, X, y, names, about: str, gradients: bool = True) -> None:
-    """loss(X, y) of both models: the loss and, if ``gradients``, every gradient (1 + len(names) sub-checks, or 1)."""
-    got = student.call_method(Handle("model"), "loss", X, y)
-    if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
-        raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
-    with keep_global_rng():
-        loss, grads = reference.loss(X, y)
-    tally.add(mismatch("the loss of loss(X, y)", got[0], loss, TOL, about))
-    if not gradients:
-        return
-    for name in names:
-        if name not in got[1]:
-            tally.add(f"grads has no {name!r} ({about})")
-        else:
-            tally.add(mismatch(f"grads[{name!r}]", got[1][name], grads[name], TOL, about))
-
-
-def _scores(student: Student, reference: FullyConnectedNet, X, what: str, about: str) -> str | None:
-    with keep_global_rng():
-        expected = reference.loss(X)
-    return mismatch(what, student.call_method(Handle("model"), "loss", X), expected, TOL, about)
+def _build(student: Student, options: dict, params: dict[str, np.ndarray] | None = None) -> None:
+    """The student's model under the handle ``model`` (holding ``params`` if given)."""
+    build_student_model(student, "FullyConnectedNet", {**options, "dtype": np.float64}, params)
 
 
 def _parameter_failures(params, reference: FullyConnectedNet, about: str) -> list[str | None]:
     """Names (no gamma/beta after the last affine), shapes, and gammas ones / betas zeros (3 sub-checks)."""
-    if not isinstance(params, dict):
-        raise StudentError(f"model.params is {describe_value(params)}; expected a dict")
     expected = {name: value.shape for name, value in reference.params.items()}
-    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected), key=str)
-    names = None
-    if missing or extra:
-        names = f"{about}: params lacks {missing} and has unexpected {extra}"
-        last = reference.num_layers
-        if f"gamma{last}" in extra or f"beta{last}" in extra:
-            names += f" (there is no normalization after the last affine layer, layer {last})"
-    present = {name: as_float_array(params[name], f"params[{name!r}]") for name in expected if name in params}
-    wrong = [f"{name} is {value.shape}, expected {expected[name]}" for name, value in present.items() if value.shape != expected[name]]
-    shapes = f"{about}: " + "; ".join(wrong) if wrong else None
+    names, shapes, present = param_failures(params, expected, about)
+    last = reference.num_layers
+    if names and (f"gamma{last}" in params or f"beta{last}" in params):
+        names += f" (there is no normalization after the last affine layer, layer {last})"
     initial = [name for name, value in present.items()
                if (name.startswith("gamma") and np.any(value != 1)) or (name.startswith("beta") and np.any(value != 0))]
     init = f"{about}: {initial} do not start as they should (every gamma all ones, every beta all zeros)" if initial else None
@@ -107,7 +76,7 @@ def fc_net_normalization(student: Student, rng: np.random.Generator, context: Ch
             reference = FullyConnectedNet(**options, dtype=np.float64)
         with tally.case(3, about):
             _build(student, options)
-            for failure in _parameter_failures(student.get_attr(Handle("model"), "params"), reference, about):
+            for failure in _parameter_failures(student.get_attr(MODEL, "params"), reference, about):
                 tally.add(failure)
 
         params = _grader_params(reference, rng)
@@ -115,13 +84,12 @@ def fc_net_normalization(student: Student, rng: np.random.Generator, context: Ch
         y1, y2 = (rng.integers(0, num_classes, size=n) for _ in range(2))
         about = f"{about} with parameters set by the grader, X of shape {X1.shape}"
         with tally.case(3 + len(params), about):
-            _build(student, options)
-            for name, value in params.items():
-                student.set_item(Handle("model"), "params", name, value)
-            _train_step(tally, student, reference, X1, y1, params, f"{about}, first call")
-            _train_step(tally, student, reference, X2, y2, params, f"{about}, second call on new data", gradients=False)
+            _build(student, options, params)
+            compare_train_step(tally, student, reference, X1, y1, params, TOL, f"{about}, first call")
+            compare_train_step(tally, student, reference, X2, y2, params, TOL, f"{about}, second call on new data", gradients=False)
             stats = " (batchnorm normalises with the running statistics there)" if normalization == "batchnorm" else ""
-            tally.add(_scores(student, reference, X3, "loss(X) (test-mode scores)", f"{about}, after two train-mode calls{stats}"))
+            tally.add(compare_scores(student, reference, X3, TOL, "loss(X) (test-mode scores)",
+                                     f"{about}, after two train-mode calls{stats}"))
     return tally.result()
 
 
@@ -147,9 +115,7 @@ def fc_net_dropout(student: Student, rng: np.random.Generator, context: CheckCon
         about = f"{_describe(hidden, input_dim, num_classes, **extra)} with parameters set by the grader, X of shape {X.shape}"
         order = "affine - relu - dropout"
         with tally.case(2 + len(params), about):
-            _build(student, options)
-            for name, value in params.items():
-                student.set_item(Handle("model"), "params", name, value)
-            _train_step(tally, student, reference, X, y, params, f"{about}; each hidden block is {order}")
-            tally.add(_scores(student, reference, X, "loss(X) (test-mode scores)", f"{about}; test mode has no dropout"))
+            _build(student, options, params)
+            compare_train_step(tally, student, reference, X, y, params, TOL, f"{about}; each hidden block is {order}")
+            tally.add(compare_scores(student, reference, X, TOL, "loss(X) (test-mode scores)", f"{about}; test mode has no dropout"))
     return tally.result()

@@ -189,9 +189,9 @@ def test_missing_json(tmp_path, convnet_artifacts, fixture_images):
 
 
 def test_an_oversized_artifact_is_not_read(tmp_path, convnet_artifacts, fixture_images, monkeypatch):
-    import autograder.checks.conv_net as conv_net
+    import autograder.checks.models as models
 
-    monkeypatch.setattr(conv_net, "MAX_ARTIFACT_MB", 0.001)  # 1 KiB: the saved net is larger
+    monkeypatch.setattr(models, "MAX_ARTIFACT_MB", 0.001)  # 1 KiB: the saved net is larger
     outcome = grade_artifact(convnet_artifacts, fixture_images)
     assert outcome.score == 0 and "is over" in outcome.message, outcome.message
 

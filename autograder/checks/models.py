@@ -1,0 +1,125 @@
+"""What the checks of the model units share (``FullyConnectedNet``, its later branches, ``ThreeLayerConvNet``).
+
+- a student's model built in the worker under the handle ``model`` (:func:`build_student_model`);
+- its ``params`` against the reference's: names, shapes, the weights' spread (:func:`param_failures`,
+  :func:`weight_statistics`);
+- its ``loss`` against the reference model holding the same parameters (:func:`compare_train_step`,
+  :func:`compare_scores`);
+- a saved model: its files (:func:`saved_model_problem`) and its held-out accuracy
+  (:func:`accuracy_result`; the data come from :func:`default_data` unless the context has some).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from autograder.checks.compare import Tally, as_float_array, describe_value, mismatch
+from autograder.checks.dropout import keep_global_rng
+from autograder.checks.registry import CheckResult
+from autograder.protocol import Handle
+from autograder.student import Student, StudentError
+
+MODEL = Handle("model")
+MAX_ARTIFACT_MB = 400
+MAX_PARAMETERS = 50_000_000
+
+
+def default_data() -> dict:
+    """The CIFAR-10 split the notebooks use (``dl.data.get_cifar10_data()``; smoke mode shrinks it)."""
+    from dl.data import get_cifar10_data
+
+    return get_cifar10_data()
+
+
+def build_student_model(student: Student, constructor: str, kwargs: dict, params: dict[str, np.ndarray] | None = None) -> None:
+    """The student's ``constructor(**kwargs)`` under the handle ``model``, holding ``params`` if given."""
+    student.call(constructor, kwargs=kwargs, store={"model": "all"}, reply="none")
+    for name, value in (params or {}).items():
+        student.set_item(MODEL, "params", name, value)
+
+
+def param_failures(params, expected: dict[str, tuple[int, ...]], about: str) -> tuple[str | None, str | None, dict[str, np.ndarray]]:
+    """The student's ``params`` against the expected shapes: (names failure, shapes failure, present arrays).
+
+    Raises StudentError when ``params`` is not a dict.
+    """
+    if not isinstance(params, dict):
+        raise StudentError(f"model.params is {describe_value(params)}; expected a dict")
+    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected), key=str)
+    names = None if not missing and not extra else f"{about}: params lacks {missing} and has unexpected {extra}"
+    present = {name: as_float_array(params[name], f"params[{name!r}]") for name in expected if name in params}
+    wrong = [f"{name} is {value.shape}, expected {expected[name]}" for name, value in present.items() if value.shape != expected[name]]
+    shapes = f"{about}: " + "; ".join(wrong) if wrong else None
+    return names, shapes, present
+
+
+def weight_statistics(params: dict[str, np.ndarray], weight_scale: float, about: str) -> str | None:
+    """Pooled weights: standard deviation within sampling error of weight_scale, mean near zero."""
+    weights = np.concatenate([value.ravel() for name, value in params.items() if name.startswith("W")] or [np.zeros(0)])
+    if weights.size < 2:
+        return f"{about}: no weights to check"
+    std, mean = float(weights.std()), float(weights.mean())
+    tolerance = max(0.1, 5 / np.sqrt(2 * weights.size))  # 5 standard errors of a sample std, at least 10%
+    if abs(std / weight_scale - 1) > tolerance:
+        return f"{about}: the weights have standard deviation {std:.3g}; expected about weight_scale = {weight_scale:.3g}"
+    if abs(mean) > 5 * weight_scale / np.sqrt(weights.size):
+        return f"{about}: the weights have mean {mean:.3g}; expected about 0"
+    return None
+
+
+def compare_train_step(tally: Tally, student: Student, reference, X, y, names, tol: float, about: str,
+                       gradients: bool = True) -> None:
+    """``loss(X, y)`` of the student's model and of ``reference``: the loss and, if ``gradients``,
+    ``grads[name]`` for each of ``names`` (1 + len(names) sub-checks, or 1)."""
+    got = student.call_method(MODEL, "loss", X, y)
+    if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
+        raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
+    with keep_global_rng():  # a seeded dropout in the reference reseeds numpy's global RNG
+        loss, grads = reference.loss(X, y)
+    tally.add(mismatch("the loss of loss(X, y)", got[0], loss, tol, about))
+    if not gradients:
+        return
+    for name in names:
+        if name not in got[1]:
+            tally.add(f"grads has no {name!r} ({about})")
+        else:
+            tally.add(mismatch(f"grads[{name!r}]", got[1][name], grads[name], tol, about))
+
+
+def compare_scores(student: Student, reference, X, tol: float, what: str, about: str) -> str | None:
+    """``loss(X)`` (the scores, test mode) of the student's model against ``reference``: a failure or None."""
+    with keep_global_rng():
+        expected = reference.loss(X)
+    return mismatch(what, student.call_method(MODEL, "loss", X), expected, tol, about)
+
+
+def saved_model_problem(directory: Path, name: str, how_to_save: str) -> CheckResult | None:
+    """A failed result when ``artifacts/<name>.npz`` or ``.json`` is missing or over :data:`MAX_ARTIFACT_MB`."""
+    for suffix in (".npz", ".json"):
+        path = directory / f"{name}{suffix}"
+        if not path.is_file():
+            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is missing from your submission; {how_to_save}")
+        if path.stat().st_size > MAX_ARTIFACT_MB * 2**20:
+            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is over {MAX_ARTIFACT_MB} MiB")
+    return None
+
+
+def accuracy(model, X: np.ndarray, y: np.ndarray, batch: int) -> float:
+    """The fraction of ``X`` that ``model`` (test-mode ``loss(X)`` gives scores) classifies as ``y``, ``batch`` at a time."""
+    predictions = [np.argmax(model.loss(X[i : i + batch]), axis=1) for i in range(0, len(X), batch)]
+    return float(np.mean(np.concatenate(predictions) == y))
+
+
+def accuracy_result(model, data: dict, full_credit: float, zero_credit: float, batch: int) -> CheckResult:
+    """The score of a saved model: validation accuracy, full credit from ``full_credit``, linear from ``zero_credit``.
+
+    The message also gives the test accuracy when ``data`` has a test split.
+    """
+    X_val, y_val = data["X_val"], data["y_val"]
+    val = accuracy(model, X_val, y_val, batch)
+    message = (f"validation accuracy {val:.3f} on {len(y_val)} held-out images "
+               f"(full credit from {full_credit:.2f}, partial credit from {zero_credit:.2f})")
+    if data.get("X_test") is not None and len(data["X_test"]):
+        message += f"; test accuracy {accuracy(model, data['X_test'], data['y_test'], batch):.3f}"
+    return CheckResult.from_score((val - zero_credit) / (full_credit - zero_credit), message)
