@@ -19,9 +19,9 @@ Outputs under ``out``:
 - ``grading.log``: one line per submission, and whatever the staff should know (tracebacks of
   units the grader could not grade, warnings about the sandbox); never shown to students;
 - ``.state/<student>.json``: the finished result with a fingerprint of what was graded (the
-  submission's files, the release, the units and the options). A re-run skips every student
-  whose fingerprint is unchanged, and grades again those whose submission changed; ``force``
-  grades everyone again.
+  submission's notebooks and artifacts, the release, the grader's and the reference's code, the
+  units and the options). A re-run skips every student whose fingerprint is unchanged, and
+  grades again those whose submission changed; ``force`` grades everyone again.
 """
 from __future__ import annotations
 
@@ -182,28 +182,40 @@ def grade_student(plan: GradingPlan, student: str, folder: Path) -> SubmissionRe
 # Resuming
 
 
-def fingerprint(plan: GradingPlan, folder: Path) -> str:
-    """A digest of what decides a student's grade: their files, the release, the grader's code, units and options."""
-    digest = hashlib.sha256()
-    digest.update(repr((plan.assignment, plan.notebooks, plan.options)).encode())
-    release = [plan.release_dir / f"{nb.name}.ipynb" for nb in plan.notebooks]
-    for base, files in [(plan.release_dir, release), *_grader_sources(), (folder, sorted(p for p in folder.rglob("*") if p.is_file()))]:
-        for path in files:
-            digest.update(str(path.relative_to(base)).encode() + b"\0")
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-            digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def _grader_sources() -> list[tuple[Path, list[Path]]]:
-    """The Python files of the checks and of the reference library (a fix to either grades everyone again)."""
+def grading_digest(plan: GradingPlan) -> str:
+    """A digest of the grading side of a run: units, options, the release (notebooks and student ``dl``),
+    and the code of the checks and of the reference library (a fix to either grades everyone again)."""
     import autograder
     import dl
 
-    packages = [Path(autograder.__file__).parent, Path(dl.__file__).parent]
-    return [(package, sorted(package.rglob("*.py"))) for package in packages]
+    digest = hashlib.sha256(repr((plan.assignment, plan.notebooks, plan.options)).encode())
+    release = [plan.release_dir / f"{nb.name}.ipynb" for nb in plan.notebooks]
+    _add_files(digest, plan.release_dir, release + sorted((plan.release_dir / "dl").rglob("*.py")))
+    for package in (Path(autograder.__file__).parent, Path(dl.__file__).parent):
+        _add_files(digest, package, sorted(package.rglob("*.py")))
+    return digest.hexdigest()
+
+
+def fingerprint(grading: str, plan: GradingPlan, folder: Path) -> str:
+    """A digest of what decides a student's grade: ``grading`` (:func:`grading_digest`) and the files of the
+    submission the grader reads (the assignment's notebooks and ``artifacts/``; nothing else in the folder)."""
+    digest = hashlib.sha256(grading.encode())
+    files = [folder / f"{nb.name}.ipynb" for nb in plan.notebooks] + sorted((folder / "artifacts").rglob("*"))
+    _add_files(digest, folder, files)
+    return digest.hexdigest()
+
+
+def _add_files(digest, base: Path, files: list[Path]) -> None:
+    """Feed each file's path (relative to ``base``) and bytes to ``digest``; a missing file counts as such."""
+    for path in files:
+        digest.update(str(path.relative_to(base)).encode() + b"\0")
+        if not path.is_file():
+            digest.update(b"\1missing\0")
+            continue
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
 
 
 def _state_path(out: Path, student: str) -> Path:
@@ -323,7 +335,8 @@ def grade_assignment(
     out.mkdir(parents=True, exist_ok=True)
 
     results: dict[str, SubmissionResult] = {}
-    stamps = {student: fingerprint(plan, folder) for student, folder in folders.items()}
+    grading = grading_digest(plan)
+    stamps = {student: fingerprint(grading, plan, folder) for student, folder in folders.items()}
     if not force:
         for student in folders:
             finished = load_finished(out, student, stamps[student])

@@ -87,6 +87,22 @@ def test_a_rerun_keeps_unchanged_results_and_grades_changed_submissions(samples,
     assert scores(report)["buggy"] == {u.grade_id: u.score for u in first_run[1]["buggy"].units}
 
 
+def test_only_the_files_the_grader_reads_decide_whether_to_grade_again(samples, first_run, tmp_path, monkeypatch):
+    folders = copy_of(samples, tmp_path)
+    out = tmp_path / "out"
+    shutil.copytree(first_run[0], out)
+    graded = count_grading(monkeypatch)
+    (folders["buggy"] / "notes.txt").write_text("my own notes")  # not read by the grader
+    (folders["buggy"] / "data").mkdir()
+    (folders["buggy"] / "data" / "cache.bin").write_bytes(bytes(1000))
+    grade_assignment(ROOT, "a1", list(folders.values()), out)
+    assert graded == []
+    (folders["buggy"] / "artifacts").mkdir(exist_ok=True)
+    (folders["buggy"] / "artifacts" / "a1_best_fc.json").write_text("{}")  # a new artifact: graded again
+    grade_assignment(ROOT, "a1", list(folders.values()), out)
+    assert graded == ["buggy"]
+
+
 def test_a_damaged_state_file_means_grading_again(samples, first_run, tmp_path, monkeypatch):
     out = tmp_path / "out"
     shutil.copytree(first_run[0], out)
