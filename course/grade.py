@@ -412,8 +412,11 @@ def _progress_bar(total: int, done: int, show: bool) -> Iterator[Callable[[], No
         yield bar.update
 
 
-def score_table(report: AssignmentReport) -> str:
-    """A plain-text table: one row per unit, one column per student, and the totals."""
+def score_table(report: AssignmentReport, max_columns: int = 8) -> str:
+    """A plain-text table of the scores: one column per student for up to ``max_columns`` students,
+    else one row per unit with the class's mean, full and zero marks (``grades.csv`` has every score)."""
+    if len(report.results) > max_columns:
+        return _class_summary(report)
     students = [r.submission for r in report.results]
     scores = {r.submission: {u.grade_id: u for u in r.units} for r in report.results}
     width = max([len(u.grade_id) for u in report.units] + [5])
@@ -423,4 +426,21 @@ def score_table(report: AssignmentReport) -> str:
         lines.append(f"{unit.grade_id:<{width}} {unit.points:>5.0f} " + " ".join(cells))
     total = sum(u.points for u in report.units)
     lines.append(f"{'total':<{width}} {total:>5.0f} " + " ".join(f"{r.score:>10.2f}" for r in report.results))
+    return "\n".join(lines)
+
+
+def _class_summary(report: AssignmentReport) -> str:
+    """Per unit: the mean score and how many students got full marks, zero, or a unit that could not be graded."""
+    n = len(report.results)
+    width = max([len(u.grade_id) for u in report.units] + [5])
+    lines = [f"{n} students", f"{'unit':<{width}} {'max':>5} {'mean':>7} {'full':>5} {'zero':>5} {'error':>5}"]
+    for unit in report.units:
+        got = [u for r in report.results for u in r.units if u.grade_id == unit.grade_id]
+        mean = sum(u.score for u in got) / n
+        full, zero = sum(u.score >= unit.points for u in got), sum(u.score == 0 for u in got)
+        errors = sum(u.status == "error" for u in got)
+        lines.append(f"{unit.grade_id:<{width}} {unit.points:>5.0f} {mean:>7.2f} {full:>5} {zero:>5} {errors:>5}")
+    totals = sorted(r.score for r in report.results)
+    lines.append(f"{'total':<{width}} {sum(u.points for u in report.units):>5.0f} {sum(totals) / n:>7.2f}"
+                 f"   (median {totals[n // 2]:.2f}, lowest {totals[0]:.2f}, highest {totals[-1]:.2f})")
     return "\n".join(lines)

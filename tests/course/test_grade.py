@@ -213,3 +213,20 @@ def test_scores_go_into_the_nbgrader_gradebook_from_nbgraders_folder_layout(samp
 
     assert main([*args[:-1], str(tmp_path / "elsewhere.db")]) == 1
     assert "elsewhere.db" in capsys.readouterr().err
+
+
+def test_the_score_table_summarises_a_large_class(first_run):
+    from autograder.units import Unit
+    from course.grade import AssignmentReport, score_table
+
+    out, results = first_run
+    units = [Unit(u.grade_id, u.max_score) for u in results["buggy"].units]
+    few = AssignmentReport([results["buggy"], results["empty"]], units, out)
+    assert score_table(few).splitlines()[0].split()[-2:] == ["buggy", "empty"]
+    many = AssignmentReport([results["buggy"]] * 3 + [results["empty"]] * 7, units, out)
+    table = score_table(many)
+    assert table.startswith("10 students") and "buggy" not in table
+    buggy_adam = next(u for u in results["buggy"].units if u.grade_id == "a1-fc-adam")
+    row = next(line.split() for line in table.splitlines() if line.startswith("a1-fc-adam "))
+    assert float(row[2]) == pytest.approx(3 * buggy_adam.score / 10, abs=0.01) and row[4] == "7"  # zero: the 7 empty ones
+    assert "median" in table.splitlines()[-1]
