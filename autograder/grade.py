@@ -196,16 +196,23 @@ def _submission_ids(submissions: Mapping[str, str | os.PathLike] | Iterable[str 
     return ids
 
 
-def _load_once(data: DataSource | None) -> DataSource | None:
-    """The data source, called at most once (thread-safe), so a batch loads held-out data once."""
-    data = data or default_data
-    lock, cache = threading.Lock(), []
+_loaded: dict[DataSource, object] = {}
+_loading = threading.Lock()
+
+
+def load_once(source: DataSource | None) -> DataSource:
+    """``source`` (default: the course's data) as a data source that loads at most once per process.
+
+    Thread-safe; the data stay loaded for the process's life, so every submission of a batch (and
+    every task a Dask worker runs) shares one copy of the held-out data.
+    """
+    source = source or default_data
 
     def load():
-        with lock:
-            if not cache:
-                cache.append(data())
-            return cache[0]
+        with _loading:
+            if source not in _loaded:
+                _loaded[source] = source()
+            return _loaded[source]
     return load
 
 
@@ -232,7 +239,7 @@ def grade_batch(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ids = _submission_ids(submissions)
-    data = _load_once(data)
+    data = load_once(data)
     sandbox = resolve_sandbox(options or GradingOptions())  # a setup error stops the batch before it starts
     handler = logging.FileHandler(out / "grading.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))

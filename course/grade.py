@@ -31,16 +31,14 @@ import json
 import logging
 import os
 import re
-import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from autograder.checks.models import default_data
 from autograder.checks.registry import DataSource
-from autograder.grade import grade_submission, not_graded
+from autograder.grade import grade_submission, load_once, not_graded
 from autograder.gradebook import GradebookSummary, submission_timestamp, write_nbgrader_gradebook
 from autograder.options import GradingOptions
 from autograder.feedback import write_feedback_html
@@ -141,26 +139,13 @@ def grading_plan(root: Path, assignment: str, options: GradingOptions | None = N
 # One task: one student
 
 
-_data_lock = threading.Lock()
-_data_cache: dict[DataSource, object] = {}
-
-
-def _load_data(source: DataSource) -> object:
-    """The data of ``source``, loaded once per process (threads and Dask tasks share it)."""
-    with _data_lock:
-        if source not in _data_cache:
-            _data_cache[source] = source()
-        return _data_cache[source]
-
-
 def grade_student(plan: GradingPlan, student: str, folder: Path) -> SubmissionResult:
     """Grade every notebook of one submission folder; never raises for a problem of the submission.
 
     A notebook whose grading fails in the grader itself gets 0 on its units and a message; the
     traceback goes to the result's ``instructor_log``.
     """
-    source = plan.data or default_data
-    data = lambda: _load_data(source)  # noqa: E731  (the checks call it only when they need data)
+    data = load_once(plan.data)  # called by the checks only when they need data
     merged = SubmissionResult(student, plan.assignment)
     for nb in plan.notebooks:
         try:
