@@ -7,8 +7,8 @@ the grading itself (student code that ran without the bubblewrap sandbox) opens 
 
 Public and hidden checks. A unit's score comes only from its hidden checks (``unit.checks``),
 run by the grader. Its *public checks* are what a student can see and reproduce: the answer
-cell was found, ran without error and defines the unit's names; or, for an artifact unit, the
-artifact's files were saved under ``artifacts/``. :class:`UnitResult` carries both.
+cell was found, is no longer as released, ran without error and defines the unit's names; or,
+for an artifact unit, the artifact's files were saved under ``artifacts/``. :class:`UnitResult` carries both.
 
 Visibility (Gradescope's autograder specification, "Output format" and "Controlling Test Case
 Visibility", https://gradescope-autograders.readthedocs.io/en/latest/specs/):
@@ -144,8 +144,9 @@ def pending_note(result: SubmissionResult, hidden_visibility: str) -> str:
             f"{hidden_checks_count(total)}, run at grading: your functions are called on random inputs chosen "
             f"by the grader and their outputs compared with the course's reference implementation and with "
             f"numerical gradients; saved models are scored on held-out data. {WHEN_SHOWN[hidden_visibility]} "
-            f"The public checks only tell whether the grader found each answer cell, ran it without error and "
-            f"found what it defines (or found your saved model); passing them does not mean that the hidden "
+            f"The public checks only tell whether the grader found each answer cell, changed from the release, "
+            f"ran it without error and found what it defines (or found your saved model); passing them does not "
+            f"mean that the hidden "
             f"checks pass. Written answers are graded by hand and are not included.")
 
 
