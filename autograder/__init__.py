@@ -15,6 +15,7 @@ Public entry points:
   functions; :func:`autograder.manifest.read_units` reads the units from the manifest.
 
 Module map: ``extraction`` (which cells run), ``protocol`` (messages), ``worker`` (runs student
-code), ``sandbox`` (bubblewrap around it), ``runner`` (starts and talks to workers), ``student`` (what checks call), ``checks/``
-(per topic), ``options`` (every limit and its default).
+code), ``sandbox`` (bubblewrap around it), ``cgroups`` (memory and task limits per worker), ``runner``
+(starts and talks to workers), ``student`` (what checks call), ``submitted`` (which submission
+files the grader itself reads), ``checks/`` (per topic), ``options`` (every limit and its default).
 """

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from autograder.reports import HIDDEN_CHECKS_NOTE, SubmissionResult, UnitResult, check_visibility, pending_note, public_line
+from autograder.submitted import refusal
 
 ARTIFACT_SUFFIXES = (".npz", ".json")  # the two files of a saved artifact (dl.artifacts)
 
@@ -28,13 +29,12 @@ ARTIFACT_SUFFIXES = (".npz", ".json")  # the two files of a saved artifact (dl.a
 
 
 def artifact_public_check(artifact: str, directory: str | os.PathLike | None) -> tuple[bool, str]:
-    """Whether both files of ``artifact`` are in ``directory`` (default ``artifacts``), and a message."""
+    """Whether both files of ``artifact`` are in ``directory`` (default ``artifacts``) and readable, and a message."""
     folder = Path(directory) if directory is not None else Path("artifacts")
-    missing = [f"artifacts/{artifact}{suffix}" for suffix in ARTIFACT_SUFFIXES if not (folder / f"{artifact}{suffix}").is_file()]
-    if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        return False, f"{' and '.join(missing)} {verb} missing from your submission; run the cell that saves your model"
-    return True, f"artifacts/{artifact}.npz and artifacts/{artifact}.json were saved"
+    problems = dict.fromkeys(filter(None, (refusal(folder.parent, f"{folder.name}/{artifact}{suffix}") for suffix in ARTIFACT_SUFFIXES)))
+    if problems:
+        return False, f"{'; '.join(problems)}; run the cell that saves your model"
+    return True, f"{folder.name}/{artifact}.npz and {folder.name}/{artifact}.json were saved"
 
 
 def code_public_check(names: tuple[str, ...], cell_label: str | None, cell_error: str | None,

@@ -28,6 +28,7 @@ from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, w
 from autograder.runner import ProgramRunner
 from autograder.sandbox import default_library_path, resolve as resolve_sandbox
 from autograder.student import WorkerFailure
+from autograder.submitted import refusal
 from autograder.units import Unit
 from dl.notebook_import import NotebookImportError, read_notebook
 
@@ -79,7 +80,7 @@ def grade_submission(
     if sandbox.warning:
         result.warnings.append(sandbox.warning)
     try:
-        submission = read_notebook(submission_path)
+        submission = _read_submission(submission_path)
     except NotebookImportError as exc:
         reason = str(exc).replace(str(submission_path), submission_path.name)  # no grader paths in feedback
         result.error = f"Your notebook could not be read, so no unit could be graded: {reason}"
@@ -114,12 +115,20 @@ def not_graded(submission_id: str, notebook: str, units: Sequence[Unit]) -> Subm
     return result
 
 
+def _read_submission(path: Path) -> dict:
+    """The student's notebook at ``path``; NotebookImportError if it is a link (:mod:`autograder.submitted`) or unreadable."""
+    refused = refusal(path.parent, path.name)
+    if refused:
+        raise NotebookImportError(refused)
+    return read_notebook(path)
+
+
 def _used_program(name: str, units: Sequence[Unit], release_path: Path, submission_path: Path) -> Program | str:
     """The program of the student's copy of used notebook ``name``, or why it could not be read."""
     file = f"{name}.ipynb"
     release = read_notebook(release_path.parent / file)  # a problem of the grading setup: raise
     try:
-        submission = read_notebook(submission_path.parent / file)
+        submission = _read_submission(submission_path.parent / file)
     except NotebookImportError as exc:
         reason = str(exc).replace(str(submission_path.parent), "your submission")
         return f"your {file}, whose code this notebook uses, could not be read ({reason})"

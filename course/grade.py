@@ -185,15 +185,20 @@ def fingerprint(grading: str, plan: GradingPlan, folder: Path) -> str:
     """A digest of what decides a student's grade: ``grading`` (:func:`grading_digest`) and the files of the
     submission the grader reads (the assignment's notebooks and ``artifacts/``; nothing else in the folder)."""
     digest = hashlib.sha256(grading.encode())
-    files = [folder / f"{nb.name}.ipynb" for nb in plan.notebooks] + sorted((folder / "artifacts").rglob("*"))
+    artifacts = folder / "artifacts"  # a link is refused at grading; walking it could walk the whole disk
+    files = [folder / f"{nb.name}.ipynb" for nb in plan.notebooks] + ([] if artifacts.is_symlink() else sorted(artifacts.rglob("*")))
     _add_files(digest, folder, files)
     return digest.hexdigest()
 
 
 def _add_files(digest, base: Path, files: list[Path]) -> None:
-    """Feed each file's path (relative to ``base``) and bytes to ``digest``; a missing file counts as such."""
+    """Feed each file's path (relative to ``base``) and bytes to ``digest``; a missing file counts as
+    such, and a symbolic link by its target (never followed: it could name a FIFO or a huge file)."""
     for path in files:
         digest.update(str(path.relative_to(base)).encode() + b"\0")
+        if path.is_symlink():
+            digest.update(b"\1link\0" + os.fsencode(os.readlink(path)) + b"\0")
+            continue
         if not path.is_file():
             digest.update(b"\1missing\0")
             continue

@@ -19,6 +19,7 @@ from autograder.checks.dropout import keep_global_rng
 from autograder.checks.registry import CheckResult
 from autograder.protocol import Handle
 from autograder.student import Student, StudentError
+from autograder.submitted import refusal
 
 MODEL = Handle("model")
 MAX_ARTIFACT_MB = 400
@@ -95,13 +96,12 @@ def compare_scores(student: Student, reference, X, tol: float, what: str, about:
 
 
 def saved_model_problem(directory: Path, name: str, how_to_save: str) -> CheckResult | None:
-    """A failed result when ``artifacts/<name>.npz`` or ``.json`` is missing or over :data:`MAX_ARTIFACT_MB`."""
+    """A failed result when ``<directory>/<name>.npz`` or ``.json`` cannot be read (missing, a link,
+    over :data:`MAX_ARTIFACT_MB`: :func:`autograder.submitted.refusal`), else None."""
     for suffix in (".npz", ".json"):
-        path = directory / f"{name}{suffix}"
-        if not path.is_file():
-            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is missing from your submission; {how_to_save}")
-        if path.stat().st_size > MAX_ARTIFACT_MB * 2**20:
-            return CheckResult("failed", 0.0, f"artifacts/{name}{suffix} is over {MAX_ARTIFACT_MB} MiB")
+        refused = refusal(directory.parent, f"{directory.name}/{name}{suffix}", MAX_ARTIFACT_MB)
+        if refused:
+            return CheckResult("failed", 0.0, f"{refused}; {how_to_save}")
     return None
 
 

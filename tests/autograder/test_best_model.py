@@ -25,7 +25,7 @@ def test_full_credit_from_half_and_linear_partial_credit_from_forty_percent(mode
 
 
 def test_missing_artifact(tmp_path, fixture_images):
-    outcome = grade_artifact(tmp_path, fixture_images)
+    outcome = grade_artifact(tmp_path / "artifacts", fixture_images)
     assert outcome.score == 0 and "artifacts/a1_best_fc.npz is missing from your submission" in outcome.message
 
 

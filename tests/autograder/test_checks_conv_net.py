@@ -177,7 +177,7 @@ def test_without_a_test_split_only_validation_is_reported(convnet_artifacts, fix
 
 
 def test_missing_artifact(tmp_path, fixture_images):
-    outcome = grade_artifact(tmp_path, fixture_images)
+    outcome = grade_artifact(tmp_path / "artifacts", fixture_images)
     assert outcome.score == 0 and "artifacts/a1_convnet.npz is missing from your submission" in outcome.message
 
 

@@ -302,7 +302,8 @@ def test_a_missing_notebook_scores_zero(release_path, tmp_path):
     from autograder.grade import grade_submission
 
     result = grade_submission(tmp_path / "nothing.ipynb", release_path, notebooks.UNITS, options=OPTIONS)
-    assert result.score == 0 and "does not exist" in result.error
+    assert result.score == 0 and "nothing.ipynb is missing from your submission" in result.error
+    assert str(tmp_path) not in result.error  # no grader paths in feedback
 
 
 def test_only_setup_imports_provided_cells_and_unit_cells_run(grade):

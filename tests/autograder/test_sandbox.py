@@ -5,6 +5,7 @@ installs it); the fallback tests always run.
 """
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -82,7 +83,7 @@ def test_a_required_but_unusable_sandbox_stops_the_batch_before_it_starts(monkey
 def test_the_fallback_says_so_in_every_result_and_in_the_log(tmp_path, release_path, model_artifacts, held_out):
     submitted = tmp_path / "submitted"
     good = notebooks.write(notebooks.submission(), submitted / "alice" / "FullyConnectedNets.ipynb")
-    (good.parent / "artifacts").symlink_to(model_artifacts, target_is_directory=True)
+    shutil.copytree(model_artifacts, good.parent / "artifacts")
     broken = submitted / "bob" / "FullyConnectedNets.ipynb"
     broken.parent.mkdir(parents=True)
     broken.write_text("{ not json")

@@ -254,6 +254,21 @@ def pickled_model(folder: Path, model_artifacts: Path, marker: Path) -> None:
     np.savez(folder / "a1_best_fc.npz", **arrays)
 
 
+def linked_submissions(submitted: Path, honest: Path) -> dict[str, Path]:
+    """Submissions made of symbolic links (git and unzip keep them) to files the grader can read:
+    the course's solution notebook with the honest student's saved model, and, beside a notebook
+    of the student's own, links to the honest student's model files."""
+    solution = submitted / "links-to-the-solution"
+    solution.mkdir()
+    (solution / "FullyConnectedNets.ipynb").symlink_to(REPO / "source_notebooks" / "a1" / "FullyConnectedNets.ipynb")
+    (solution / "artifacts").symlink_to(honest.parent / "artifacts", target_is_directory=True)
+    model = notebooks.write(notebooks.submission(), submitted / "linked-model" / "FullyConnectedNets.ipynb")
+    (model.parent / "artifacts").mkdir()
+    for file in (honest.parent / "artifacts").iterdir():
+        (model.parent / "artifacts" / file.name).symlink_to(file)
+    return {"links-to-the-solution": solution / "FullyConnectedNets.ipynb", "linked-model": model}
+
+
 # --------------------------------------------------------------------------------------------
 # One batch: honest + every attack
 
@@ -327,7 +342,7 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
         submissions[name] = notebooks.write(notebooks.submission(answers), submitted / name / "FullyConnectedNets.ipynb")
     submissions["tampered"] = notebooks.write(tampered(), submitted / "tampered" / "FullyConnectedNets.ipynb")
     for name in [*attacks, "tampered"]:
-        (submissions[name].parent / "artifacts").symlink_to(model_artifacts, target_is_directory=True)
+        shutil.copytree(model_artifacts, submissions[name].parent / "artifacts")
     raw = {"corrupt-json": json.dumps(notebooks.submission()).encode()[:5000],
            "wrong-nbformat": json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": []}], "metadata": {}}).encode(),
            "non-utf8": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "x": "\xff\xfe\xfd"}'}
@@ -336,6 +351,7 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
         path.parent.mkdir(parents=True)
         path.write_bytes(content)
         submissions[name] = path
+    submissions.update(linked_submissions(submitted, honest))
     submissions["huge-notebook"] = write_big_notebook(submitted / "huge-notebook" / "FullyConnectedNets.ipynb")
     submissions["pickle-exploit"] = notebooks.write(notebooks.submission(), submitted / "pickle-exploit" / "FullyConnectedNets.ipynb")
     pickled_model(submissions["pickle-exploit"].parent / "artifacts", model_artifacts, marker)
@@ -431,6 +447,16 @@ def test_a_pickle_in_the_saved_model_is_never_loaded(batch):
     assert best.score == 0 and "cannot be used" in best.message and "pickle" in best.message.lower(), best.message
     assert not batch["marker"].exists()
     assert {g: s for g, s in scores(result).items() if g != "a1-fc-best_model"} == {g: p for g, p in FULL.items() if g != "a1-fc-best_model"}
+
+
+def test_links_out_of_the_submission_are_never_followed(batch):
+    solution = batch["results"]["links-to-the-solution"]
+    assert solution.score == 0 and "FullyConnectedNets.ipynb is a symbolic link" in solution.error, solution.error
+    model = batch["results"]["linked-model"]
+    best = by_id(model, "a1-fc-best_model")
+    assert best.score == 0 and "artifacts/a1_best_fc.npz is a symbolic link" in best.message, best.message
+    assert not best.public_passed and "symbolic link" in best.public_message
+    assert {g: s for g, s in scores(model).items() if g != "a1-fc-best_model"} == {g: p for g, p in FULL.items() if g != "a1-fc-best_model"}
 
 
 @needs_bwrap

@@ -151,6 +151,21 @@ def test_a_grader_failure_costs_only_that_notebook(samples, tmp_path, monkeypatc
     assert "a bug in the grader" in (tmp_path / "out" / "grading.log").read_text()
 
 
+def test_links_into_the_course_earn_nothing_and_are_never_walked(tmp_path):
+    """A submission made of links (git and unzip keep them): the solution notebooks, and an
+    ``artifacts`` that points at the disk's root (hashing it for the resume state would walk the disk)."""
+    linked = tmp_path / "submitted" / "linked"
+    linked.mkdir(parents=True)
+    solutions = sorted((ROOT / "source_notebooks" / "a1").glob("*.ipynb"))
+    for notebook in solutions:
+        (linked / notebook.name).symlink_to(notebook)
+    (linked / "artifacts").symlink_to("/", target_is_directory=True)
+    result = grade_assignment(ROOT, "a1", [linked], tmp_path / "out").results[0]
+    assert result.score == 0
+    for notebook in solutions:
+        assert f"{notebook.name} is a symbolic link" in result.error, result.error
+
+
 def test_the_cli_grades_resumes_and_forces(samples, first_run, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["grade", "a1", str(samples["empty"]), "--out", str(out), "--root", str(ROOT)]
