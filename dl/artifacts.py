@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +55,37 @@ def save(name: str, directory: str | os.PathLike = DEFAULT_DIR, meta: dict | Non
     return npz_path
 
 
-def load(name: str, directory: str | os.PathLike = DEFAULT_DIR) -> tuple[dict[str, np.ndarray], dict]:
+def array_bytes(npz_path: str | os.PathLike) -> int:
+    """The memory the arrays of an ``.npz`` file take once loaded, read from its headers alone.
+
+    Counts both what each member's numpy header claims (``np.load`` allocates that) and the
+    member's declared uncompressed size (a compressed member of zeros is tiny on disk and huge
+    in memory). Raises ``ValueError`` for a file that is not an ``.npz`` of plain ``.npy`` arrays.
+    """
+    try:
+        with zipfile.ZipFile(npz_path) as archive:
+            total = 0
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError(f"{info.filename} has .npy format version {version}")
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(member)
+                total += max(int(np.prod(shape, dtype=object)) * dtype.itemsize, info.file_size)
+            return total
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{Path(npz_path).name} is not an .npz archive of arrays ({exc})") from exc
+
+
+def load(name: str, directory: str | os.PathLike = DEFAULT_DIR, *, max_bytes: int | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Load artifact ``name``; returns ``(arrays, meta)``.
 
-    Raises ``FileNotFoundError`` naming the missing file, and ``ValueError`` when the two files
-    disagree, the ``.json`` is not the dict :func:`save` writes, or the ``.npz`` cannot be read
-    without pickles.
+    ``max_bytes`` bounds the memory the arrays may take (:func:`array_bytes`), checked before any
+    array is read: a grader loading files it did not write sets it. Raises ``FileNotFoundError``
+    naming the missing file, and ``ValueError`` when the two files disagree, the ``.json`` is not
+    the dict :func:`save` writes, the ``.npz`` is over ``max_bytes`` or cannot be read without
+    pickles.
     """
     directory = Path(directory)
     npz_path, json_path = directory / f"{name}.npz", directory / f"{name}.json"
@@ -68,6 +94,9 @@ def load(name: str, directory: str | os.PathLike = DEFAULT_DIR) -> tuple[dict[st
             raise FileNotFoundError(f"artifact file {path} is missing; run the cell that saves {name!r} first")
     try:
         info = json.loads(json_path.read_text())
+        size = array_bytes(npz_path)
+        if max_bytes is not None and size > max_bytes:
+            raise ValueError(f"its arrays take {size / 2**20:,.0f} MiB in memory, over the {max_bytes / 2**20:,.0f} MiB limit")
         with np.load(npz_path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, json.JSONDecodeError) as exc:

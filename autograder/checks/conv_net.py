@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.checks.compare import Tally
-from autograder.checks.models import (MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
+from autograder.checks.models import (MAX_ARTIFACT_MB, MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
                                       compare_train_step, default_data, param_failures, saved_model_problem, weight_statistics)
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.student import Student
@@ -129,7 +129,7 @@ def conv_net_one_epoch_accuracy(student: Student | None, rng: np.random.Generato
     if problem:
         return problem
     try:
-        model = load_conv_net(name, directory, max_parameters=MAX_PARAMETERS)
+        model = load_conv_net(name, directory, max_parameters=MAX_PARAMETERS, max_bytes=MAX_ARTIFACT_MB * 2**20)
     except (ValueError, FileNotFoundError) as exc:
         return CheckResult("failed", 0.0, f"artifacts/{name} cannot be used: {str(exc).replace(str(directory), 'artifacts')}")
     data = (context.data or default_data)()

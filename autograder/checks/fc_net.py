@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.checks.compare import Tally
-from autograder.checks.models import (MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
+from autograder.checks.models import (MAX_ARTIFACT_MB, MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
                                       compare_train_step, default_data, param_failures, saved_model_problem, weight_statistics)
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.student import Student
@@ -121,7 +121,7 @@ def fc_best_model_accuracy(student: Student | None, rng: np.random.Generator, co
     if problem:
         return CheckResult("failed", 0.0, problem)
     try:
-        model = load_fc_net(name, directory)
+        model = load_fc_net(name, directory, max_bytes=MAX_ARTIFACT_MB * 2**20)
     except (ValueError, FileNotFoundError) as exc:
         return CheckResult("failed", 0.0, f"artifacts/{name} cannot be used: {str(exc).replace(str(directory), 'artifacts')}")
     except NotImplementedError as exc:

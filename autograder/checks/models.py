@@ -22,7 +22,7 @@ from autograder.student import Student, StudentError
 from autograder.submitted import refusal
 
 MODEL = Handle("model")
-MAX_ARTIFACT_MB = 400
+MAX_ARTIFACT_MB = 400  # a saved model's .npz, on disk and once loaded (a compressed .npz can be far larger in memory)
 MAX_PARAMETERS = 50_000_000
 
 

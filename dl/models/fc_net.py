@@ -214,13 +214,14 @@ def save_fc_net(name: str, model, directory: str | os.PathLike = artifacts.DEFAU
     return artifacts.save(name, directory=directory, meta=meta, **arrays)
 
 
-def load_fc_net(name: str, directory: str | os.PathLike = artifacts.DEFAULT_DIR) -> FullyConnectedNet:
+def load_fc_net(name: str, directory: str | os.PathLike = artifacts.DEFAULT_DIR, *, max_bytes: int | None = None) -> FullyConnectedNet:
     """Rebuild a reference :class:`FullyConnectedNet` from artifact ``name`` (never runs saved code).
 
-    Raises ``ValueError`` naming the artifact when the architecture is malformed or a saved array
-    is missing, unexpected or of the wrong shape.
+    ``max_bytes`` bounds the memory of the saved arrays (:func:`dl.artifacts.load`). Raises
+    ``ValueError`` naming the artifact when the architecture is malformed or a saved array is
+    missing, unexpected or of the wrong shape.
     """
-    arrays, meta = artifacts.load(name, directory=directory)
+    arrays, meta = artifacts.load(name, directory=directory, max_bytes=max_bytes)
 
     def fail(problem: str):
         raise ValueError(f"artifact {name!r} in {directory}: {problem}; save the model again with save_fc_net")

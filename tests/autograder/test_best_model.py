@@ -52,3 +52,15 @@ def test_a_pickled_artifact_is_refused(tmp_path, model_artifacts, fixture_images
     np.savez(folder / "a1_best_fc.npz", **arrays)
     outcome = grade_artifact(folder, fixture_images)
     assert outcome.score == 0 and "cannot be used" in outcome.message
+
+
+def test_a_saved_model_that_would_fill_the_graders_memory_is_refused(tmp_path, model_artifacts, fixture_images):
+    """W1 compressed: a few KiB on disk, far over the limit once loaded (the grader would run out of memory)."""
+    folder = shutil.copytree(model_artifacts, tmp_path / "artifacts")
+    arrays = dict(np.load(folder / "a1_best_fc.npz"))
+    arrays["W1"] = np.zeros((2**16, 2**10))  # 512 MiB
+    np.savez_compressed(folder / "a1_best_fc.npz", **arrays)
+    assert (folder / "a1_best_fc.npz").stat().st_size < 2**20
+    outcome = grade_artifact(folder, fixture_images)
+    assert outcome.score == 0 and "512 MiB in memory, over the 400 MiB limit" in outcome.message, outcome.message
+    assert str(tmp_path) not in outcome.message

@@ -15,6 +15,7 @@ import shutil
 import socket
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,22 @@ def linked_submissions(submitted: Path, honest: Path) -> dict[str, Path]:
     return {"links-to-the-solution": solution / "FullyConnectedNets.ipynb", "linked-model": model}
 
 
+def model_bomb(folder: Path, model_artifacts: Path) -> None:
+    """A saved model whose W1, compressed, is about 1 MiB on disk and 1 GiB once loaded (written
+    in a stream, without holding it in memory): loading it all would take the grader's memory."""
+    shutil.copytree(model_artifacts, folder)
+    arrays = dict(np.load(folder / "a1_best_fc.npz"))
+    with zipfile.ZipFile(folder / "a1_best_fc.npz", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                if key != "W1":
+                    np.lib.format.write_array(member, value)
+                    continue
+                np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (2**17, 2**10)})
+                for _ in range(2**10):
+                    member.write(bytes(2**20))
+
+
 # --------------------------------------------------------------------------------------------
 # One batch: honest + every attack
 
@@ -355,6 +372,8 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
     submissions["huge-notebook"] = write_big_notebook(submitted / "huge-notebook" / "FullyConnectedNets.ipynb")
     submissions["pickle-exploit"] = notebooks.write(notebooks.submission(), submitted / "pickle-exploit" / "FullyConnectedNets.ipynb")
     pickled_model(submissions["pickle-exploit"].parent / "artifacts", model_artifacts, marker)
+    submissions["model-bomb"] = notebooks.write(notebooks.submission(), submitted / "model-bomb" / "FullyConnectedNets.ipynb")
+    model_bomb(submissions["model-bomb"].parent / "artifacts", model_artifacts)
     before = frozenset(pid.split(":")[0] for pid in _processes_of_worker_users(wait=0))
     try:
         results = grade_batch(submissions, release_path, notebooks.UNITS, out_dir=out, options=OPTIONS, data=held_out, jobs=2)
@@ -457,6 +476,13 @@ def test_links_out_of_the_submission_are_never_followed(batch):
     assert best.score == 0 and "artifacts/a1_best_fc.npz is a symbolic link" in best.message, best.message
     assert not best.public_passed and "symbolic link" in best.public_message
     assert {g: s for g, s in scores(model).items() if g != "a1-fc-best_model"} == {g: p for g, p in FULL.items() if g != "a1-fc-best_model"}
+
+
+def test_a_saved_model_too_big_to_load_is_never_loaded(batch):
+    result = batch["results"]["model-bomb"]
+    best = by_id(result, "a1-fc-best_model")
+    assert best.score == 0 and "1,024 MiB in memory, over the 400 MiB limit" in best.message, best.message
+    assert {g: s for g, s in scores(result).items() if g != "a1-fc-best_model"} == {g: p for g, p in FULL.items() if g != "a1-fc-best_model"}
 
 
 @needs_bwrap

@@ -1,5 +1,6 @@
 """Pickle-free artifacts: round trip, atomic writes, clear errors."""
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -50,3 +51,37 @@ def test_a_description_that_is_not_what_save_writes_is_a_value_error(tmp_path, t
     (tmp_path / "model.json").write_text(text)
     with pytest.raises(ValueError, match="not a saved artifact's description"):
         artifacts.load("model", tmp_path)
+
+
+def write_npz_claiming(path, shape, data: bytes = bytes(8)) -> None:
+    """An ``.npz`` whose array ``W`` claims ``shape`` (float64) in its header but holds only ``data``."""
+    with zipfile.ZipFile(path, "w") as archive, archive.open("W.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        member.write(data)
+
+
+def test_array_bytes_reads_the_headers_only(tmp_path):
+    artifacts.save("small", tmp_path, W=np.ones((3, 4)), b=np.zeros(4, dtype=np.float32))
+    assert 12 * 8 + 4 * 4 <= artifacts.array_bytes(tmp_path / "small.npz") <= 12 * 8 + 4 * 4 + 2 * 256
+    write_npz_claiming(tmp_path / "lying.npz", (10**12,))
+    assert artifacts.array_bytes(tmp_path / "lying.npz") == 8 * 10**12  # read without allocating it
+
+
+def test_arrays_over_max_bytes_are_refused_before_they_are_read(tmp_path):
+    (tmp_path / "W.json").write_text(json.dumps({"meta": {}, "arrays": ["W"]}))
+    write_npz_claiming(tmp_path / "W.npz", (10**12,))  # np.load would first allocate 8 TB for it
+    with pytest.raises(ValueError, match="7,629,395 MiB in memory, over the 1 MiB limit"):
+        artifacts.load("W", tmp_path, max_bytes=2**20)
+    np.savez_compressed(tmp_path / "W.npz", W=np.zeros(2**22))  # 32 MiB of zeros: about 32 KiB on disk
+    assert (tmp_path / "W.npz").stat().st_size < 2**20
+    with pytest.raises(ValueError, match="32 MiB in memory, over the 16 MiB limit"):
+        artifacts.load("W", tmp_path, max_bytes=16 * 2**20)
+    assert artifacts.load("W", tmp_path, max_bytes=64 * 2**20)[0]["W"].shape == (2**22,)
+
+
+def test_a_file_that_is_not_an_npz_archive_is_a_value_error(tmp_path):
+    np.save(tmp_path / "plain.npy", np.ones(3))
+    (tmp_path / "plain.npy").rename(tmp_path / "plain.npz")
+    (tmp_path / "plain.json").write_text(json.dumps({"meta": {}, "arrays": []}))
+    with pytest.raises(ValueError, match="plain.npz is not an .npz archive"):
+        artifacts.load("plain", tmp_path)

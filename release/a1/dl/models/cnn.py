@@ -200,16 +200,17 @@ def save_conv_net(name: str, model, directory: str | os.PathLike = artifacts.DEF
 
 
 def load_conv_net(name: str, directory: str | os.PathLike = artifacts.DEFAULT_DIR, *,
-                  max_parameters: int = MAX_PARAMETERS) -> ThreeLayerConvNet:
+                  max_parameters: int = MAX_PARAMETERS, max_bytes: int | None = None) -> ThreeLayerConvNet:
     """Rebuild a reference :class:`ThreeLayerConvNet` from artifact ``name`` (never runs saved code).
 
-    The architecture is validated (sizes bounded, at most ``max_parameters`` parameters, odd
+    ``max_bytes`` bounds the memory of the saved arrays (:func:`dl.artifacts.load`). The
+    architecture is validated (sizes bounded, at most ``max_parameters`` parameters, odd
     filter size, even image size, dtype float32 or float64) before anything is built. Numpy's
     global random state is left as it was. Raises ``FileNotFoundError`` naming a missing file
     and ``ValueError`` naming the artifact when it is malformed or a saved array is missing,
     unexpected, not real-valued or of the wrong shape.
     """
-    arrays, meta = artifacts.load(name, directory=directory)
+    arrays, meta = artifacts.load(name, directory=directory, max_bytes=max_bytes)
 
     def fail(problem: str):
         raise ValueError(f"artifact {name!r} in {directory}: {problem}; save the model again with save_conv_net")
