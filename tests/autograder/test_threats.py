@@ -362,7 +362,8 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
         shutil.copytree(model_artifacts, submissions[name].parent / "artifacts")
     raw = {"corrupt-json": json.dumps(notebooks.submission()).encode()[:5000],
            "wrong-nbformat": json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": []}], "metadata": {}}).encode(),
-           "non-utf8": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "x": "\xff\xfe\xfd"}'}
+           "non-utf8": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "x": "\xff\xfe\xfd"}',
+           "nested-json": b'{"cells": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"}
     for name, content in raw.items():
         path = submitted / name / "FullyConnectedNets.ipynb"
         path.parent.mkdir(parents=True)
@@ -448,7 +449,7 @@ def test_timeouts_crashes_and_memory_bombs_say_what_happened(batch):
 
 def test_notebooks_that_cannot_be_read_score_zero(batch):
     for name, words in (("corrupt-json", "not valid JSON"), ("wrong-nbformat", "not an nbformat 4 notebook"),
-                        ("non-utf8", "not UTF-8"), ("huge-notebook", "over the 50 MiB limit")):
+                        ("non-utf8", "not UTF-8"), ("nested-json", "nested too deeply"), ("huge-notebook", "over the 50 MiB limit")):
         result = batch["results"][name]
         assert result.score == 0 and UNREADABLE in result.error and words in result.error, result.error
         assert str(batch["out"].parent) not in result.error  # no grader paths in feedback

@@ -103,6 +103,7 @@ def test_broken_unit_cell_is_reported(tmp_path):
         (b'{"cells": [', "not valid JSON"),
         (json.dumps({"cells": [], "nbformat": 3}).encode(), "not an nbformat 4 notebook"),
         (b"[1, 2]", "not an nbformat 4 notebook"),
+        (b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
     ],
 )
 def test_unreadable_notebooks_give_clear_errors(tmp_path, content, message):

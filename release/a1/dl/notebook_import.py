@@ -42,7 +42,7 @@ def read_notebook(path: str | os.PathLike) -> dict:
     """Read an ``.ipynb`` file as a dict, with errors that name the file and the problem.
 
     Raises ``NotebookImportError`` for a missing file, a file over 50 MiB, bytes that are not
-    UTF-8, invalid JSON, or JSON that is not an nbformat 4 notebook.
+    UTF-8, invalid or absurdly nested JSON, or JSON that is not an nbformat 4 notebook.
     """
     path = Path(path)
     if not path.is_file():
@@ -55,6 +55,8 @@ def read_notebook(path: str | os.PathLike) -> dict:
         raise NotebookImportError(f"notebook {path} is not UTF-8 text (byte {exc.start}); save it again from Jupyter") from exc
     except json.JSONDecodeError as exc:
         raise NotebookImportError(f"notebook {path} is not valid JSON ({exc.msg} at line {exc.lineno}); was it saved completely?") from exc
+    except RecursionError as exc:
+        raise NotebookImportError(f"notebook {path} is JSON nested too deeply to be a notebook; save it again from Jupyter") from exc
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or nb.get("nbformat") != 4:
         raise NotebookImportError(f"{path} is not an nbformat 4 notebook (nbformat={nb.get('nbformat') if isinstance(nb, dict) else None!r})")
     return nb
