@@ -95,7 +95,9 @@ def submission_folders(paths: list[Path], notebook_names: list[str], assignment:
     """Student id -> submission folder; a bare notebook stands for its folder if the assignment has one notebook.
 
     The id is the folder's name, or its parent's when the folder is named after the assignment
-    (nbgrader's layout, ``submitted/<student>/<assignment>/``).
+    (nbgrader's layout, ``submitted/<student>/<assignment>/``). A folder that holds none of the
+    notebooks, while exactly one of its subfolders does, is graded from that subfolder (an
+    uploaded zip with a top folder of its own, as Gradescope unpacks it); the id stays the same.
     """
     folders: dict[str, Path] = {}
     for path in paths:
@@ -110,8 +112,18 @@ def submission_folders(paths: list[Path], notebook_names: list[str], assignment:
         student = re.sub(r"[^A-Za-z0-9._-]", "_", named.name).lstrip(".") or "submission"
         if student in folders:
             raise GradeError(f"two submissions are both called {student!r}: {folders[student]} and {path}")
-        folders[student] = path
+        folders[student] = _notebook_folder(path, notebook_names)
     return folders
+
+
+def _notebook_folder(folder: Path, notebook_names: list[str]) -> Path:
+    """``folder``, or its only subfolder holding any of the notebooks when ``folder`` holds none."""
+    def holds(candidate: Path) -> bool:
+        return any(os.path.lexists(candidate / f"{name}.ipynb") for name in notebook_names)
+    if holds(folder):
+        return folder
+    inside = [sub for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.is_symlink() and holds(sub)]
+    return inside[0] if len(inside) == 1 else folder
 
 
 def grading_plan(root: Path, assignment: str, options: GradingOptions | None = None, data: DataSource | None = None) -> GradingPlan:

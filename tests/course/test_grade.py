@@ -191,6 +191,17 @@ def test_bad_input_is_named(samples, tmp_path):
         grade_assignment(ROOT, "a1", [samples["empty"] / "Dropout.ipynb"], tmp_path)
 
 
+def test_a_zip_with_a_top_folder_is_graded_from_it(samples, first_run, tmp_path):
+    """Gradescope unpacks an uploaded a1.zip holding a1/*.ipynb into submission/a1/ (macOS adds __MACOSX/)."""
+    upload = tmp_path / "submission"
+    shutil.copytree(samples["buggy"], upload / "a1")
+    (upload / "__MACOSX" / "a1").mkdir(parents=True)
+    (upload / "__MACOSX" / "a1" / "._FullyConnectedNets.ipynb").write_bytes(b"\0\5\26\7")
+    result = grade_assignment(ROOT, "a1", [upload], tmp_path / "out").results[0]
+    assert result.submission == "submission" and (tmp_path / "out" / "submission" / "results.json").is_file()
+    assert {u.grade_id: u.score for u in result.units} == {u.grade_id: u.score for u in first_run[1]["buggy"].units}
+
+
 def test_a_dask_cluster_grades_the_same_tasks(samples, first_run, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
