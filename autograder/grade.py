@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, Sequence
 
 from autograder.checks import CheckContext, run_checks
 from autograder.checks.models import default_data
-from autograder.checks.registry import DataSource
+from autograder.checks.registry import DataSource, units_needing_data
 from autograder.feedback import artifact_public_check, code_public_check
 from autograder.extraction import Program, build_program, with_used_notebooks
 from autograder.options import GradingOptions
@@ -225,6 +225,25 @@ def load_once(source: DataSource | None) -> DataSource:
     return load
 
 
+class DataUnavailable(RuntimeError):
+    """The held-out data some units are graded on cannot be loaded; a batch stops before it starts."""
+
+
+def preload_data(units: Sequence[Unit], data: DataSource) -> None:
+    """Load ``data`` (a :func:`load_once` source) now when any of ``units`` is graded on it.
+
+    A batch calls this before grading anyone, so that a data set that was never downloaded stops
+    it with the fix, instead of failing those units for every student. Raises DataUnavailable.
+    """
+    users = units_needing_data(units)
+    if not users:
+        return
+    try:
+        data()
+    except Exception as exc:
+        raise DataUnavailable(f"the held-out data for grading {', '.join(users)} cannot be loaded: {exc}") from exc
+
+
 def grade_batch(
     submissions: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
     release_nb: str | os.PathLike,
@@ -241,8 +260,9 @@ def grade_batch(
 
     ``submissions`` maps report ids to notebooks, or lists notebooks (ids: their folder names).
     Artifacts are read from ``artifacts/`` beside each notebook. ``jobs`` submissions are graded
-    at once. ``uses`` is passed to :func:`grade_submission`. A submission whose grading fails
-    for any reason gets 0 on every unit and a message;
+    at once. ``uses`` is passed to :func:`grade_submission`. Raises before grading anyone when
+    the sandbox or the held-out data cannot be had (DataUnavailable). A submission whose grading
+    fails for any reason gets 0 on every unit and a message;
     its traceback goes to ``grading.log`` (for the staff only), and the batch goes on.
     """
     out = Path(out_dir)
@@ -250,6 +270,7 @@ def grade_batch(
     ids = _submission_ids(submissions)
     data = load_once(data)
     sandbox = resolve_sandbox(options or GradingOptions())  # a setup error stops the batch before it starts
+    preload_data(units, data)
     handler = logging.FileHandler(out / "grading.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from autograder.checks.registry import DataSource
-from autograder.grade import grade_submission, load_once, not_graded
+from autograder.grade import DataUnavailable, grade_submission, load_once, not_graded, preload_data
 from autograder.gradebook import GradebookSummary, submission_timestamp, write_nbgrader_gradebook
 from autograder.options import GradingOptions
 from autograder.feedback import write_feedback_html
@@ -348,6 +348,11 @@ def grade_assignment(
     for student in skipped:  # their reports follow this run's options (the visibility may have changed)
         write_reports(out, results[student], hidden_visibility)
     tasks = [(student, folder) for student, folder in folders.items() if student not in results]
+    if tasks:
+        try:
+            preload_data(plan.units, load_once(plan.data))
+        except DataUnavailable as exc:
+            raise GradeError(str(exc)) from exc
 
     with _batch_log(out / "grading.log") as batch_log, _progress_bar(len(folders), len(skipped), progress) as advance:
         if sandbox.warning:

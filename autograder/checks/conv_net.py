@@ -116,7 +116,7 @@ def _fit_problem(model: ThreeLayerConvNet, image_shape: tuple[int, ...]) -> str 
     return None
 
 
-@register("conv_net_one_epoch_accuracy")
+@register("conv_net_one_epoch_accuracy", needs_data=True)
 def conv_net_one_epoch_accuracy(student: Student | None, rng: np.random.Generator, context: CheckContext) -> CheckResult:
     """Accuracy on the validation split of the saved model, rebuilt as a reference ``ThreeLayerConvNet``.
 

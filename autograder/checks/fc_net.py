@@ -105,7 +105,7 @@ def _too_large(json_path: Path) -> str | None:
     return None
 
 
-@register("fc_best_model_accuracy")
+@register("fc_best_model_accuracy", needs_data=True)
 def fc_best_model_accuracy(student: Student | None, rng: np.random.Generator, context: CheckContext) -> CheckResult:
     """Test-mode accuracy on the validation split of the saved model, rebuilt as a reference model.
 

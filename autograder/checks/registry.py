@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -52,16 +52,28 @@ class CheckContext:
 
 Check = Callable[["Student | None", np.random.Generator, CheckContext], CheckResult]
 REGISTRY: dict[str, Check] = {}
+NEEDS_DATA: set[str] = set()  # checks that call ``context.data``
 
 
-def register(name: str) -> Callable[[Check], Check]:
-    """Decorator adding a check to :data:`REGISTRY` under ``name`` (the name the manifest uses)."""
+def register(name: str, *, needs_data: bool = False) -> Callable[[Check], Check]:
+    """Decorator adding a check to :data:`REGISTRY` under ``name`` (the name the manifest uses).
+
+    ``needs_data`` marks a check that reads the held-out data, so that a batch can load them
+    before it starts (:func:`units_needing_data`).
+    """
     def add(check: Check) -> Check:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
         REGISTRY[name] = check
+        if needs_data:
+            NEEDS_DATA.add(name)
         return check
     return add
+
+
+def units_needing_data(units: Sequence[Unit]) -> list[str]:
+    """The grade ids of ``units`` that have a check reading the held-out data."""
+    return [unit.grade_id for unit in units if NEEDS_DATA.intersection(unit.checks)]
 
 
 def check_rng(seed: int, grade_id: str, check_name: str) -> np.random.Generator:

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 import autograder.grade as grade_module
-from autograder.grade import grade_batch
+from autograder.grade import DataUnavailable, grade_batch
 from autograder.reports import HIDDEN_CHECKS_NOTE
 from tests.autograder import notebooks
 from tests.autograder.conftest import OPTIONS
@@ -90,3 +90,16 @@ def test_ids_from_a_list_of_paths_must_be_unique(tmp_path, release_path):
     paths = [tmp_path / "x" / "a.ipynb", tmp_path / "y" / "x" / "a.ipynb"]
     with pytest.raises(ValueError, match="two submissions would be reported as 'x'"):
         grade_batch(paths, release_path, UNITS, out_dir=tmp_path / "out")
+
+
+def test_held_out_data_that_cannot_be_loaded_stop_the_batch_before_it_starts(tmp_path, release_path):
+    submission = notebooks.write(notebooks.submission(), tmp_path / "alice" / "FullyConnectedNets.ipynb")
+
+    def not_downloaded():
+        raise FileNotFoundError("no CIFAR-10 here")
+    with pytest.raises(DataUnavailable, match="the held-out data for grading a1-fc-best_model cannot be loaded: no CIFAR-10 here"):
+        grade_batch([submission], release_path, UNITS, out_dir=tmp_path / "out", data=not_downloaded)
+    assert not (tmp_path / "out" / "alice").exists()
+    code_only = [u for u in UNITS if u.grade_id != "a1-fc-best_model"]  # no unit needs the data: nothing is loaded
+    result, = grade_batch([submission], release_path, code_only, out_dir=tmp_path / "out", options=OPTIONS, data=not_downloaded)
+    assert result.score == sum(u.points for u in code_only)

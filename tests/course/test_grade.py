@@ -1,12 +1,16 @@
 """``dl-course grade`` over a class: resuming, interrupted batches, the CLI, and the Dask backend.
 
 Real a1 release, real sample submissions (the buggy one and the empty release copy, without
-trained models, so no held-out data is needed).
+trained models). A batch loads the held-out data of the accuracy units before it starts, so the
+module runs in smoke mode, where they are the generated CIFAR-10 stand-in.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,13 @@ from course.grade import GradeError, grade_assignment
 from course.samples import make_samples
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def smoke_mode():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DL_SMOKE", "1")
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +211,22 @@ def test_a_zip_with_a_top_folder_is_graded_from_it(samples, first_run, tmp_path)
     result = grade_assignment(ROOT, "a1", [upload], tmp_path / "out").results[0]
     assert result.submission == "submission" and (tmp_path / "out" / "submission" / "results.json").is_file()
     assert {u.grade_id: u.score for u in result.units} == {u.grade_id: u.score for u in first_run[1]["buggy"].units}
+
+
+def test_missing_held_out_data_stops_the_batch_before_anyone_is_graded(samples, tmp_path):
+    def not_downloaded():
+        raise FileNotFoundError("CIFAR-10 file not found; get it with: python -m dl.data.download cifar10")
+    with pytest.raises(GradeError, match="for grading a1-fc-best_model, a1-cnn-one_epoch_model cannot be loaded: "
+                                         "CIFAR-10 file not found; get it with: python -m dl.data.download cifar10"):
+        grade_assignment(ROOT, "a1", [samples["empty"]], tmp_path / "out", data=not_downloaded)
+    assert not (tmp_path / "out" / "empty").exists()
+    # The command, in a process of its own (this one holds the smoke data set loaded), on a machine without the data:
+    env = {key: value for key, value in os.environ.items() if key != "DL_SMOKE"} | {"DL_DATA_DIR": str(tmp_path / "no-data")}
+    cli = subprocess.run([sys.executable, "-m", "course.cli", "grade", "a1", str(samples["empty"]), "--out", str(tmp_path / "cli"),
+                          "--root", str(ROOT)], env=env, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "dl-course grade: the held-out data" in cli.stderr and "python -m dl.data.download cifar10" in cli.stderr
+    assert not (tmp_path / "cli" / "empty").exists()
 
 
 def test_a_dask_cluster_grades_the_same_tasks(samples, first_run, tmp_path):
