@@ -158,7 +158,7 @@ def _samples(root: Path, assignment: str, out: Path, execute: bool) -> int:
 def _grade(root: Path, args: argparse.Namespace) -> int:
     from autograder.gradebook import GradebookError
     from autograder.sandbox import SandboxUnavailable
-    from course.grade import GradeError, grade_assignment, score_table
+    from course.grade import GradeError, grade_assignment, score_table, staff_note
     from course.manifest import ManifestError
 
     gradebook = args.gradebook
@@ -172,6 +172,9 @@ def _grade(root: Path, args: argparse.Namespace) -> int:
         print(f"dl-course grade: {exc}", file=sys.stderr)
         return 1
     print(score_table(report))
+    note = staff_note(report)
+    if note:
+        print(f"\n{note}")
     if report.gradebook is not None:
         print(f"\n{report.gradebook}")
     if report.skipped:

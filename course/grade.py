@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from autograder.checks.registry import DataSource
-from autograder.grade import DataUnavailable, grade_submission, load_once, not_graded, preload_data
+from autograder.grade import NOT_GRADED, DataUnavailable, grade_submission, load_once, not_graded, preload_data
 from autograder.gradebook import GradebookSummary, submission_timestamp, write_nbgrader_gradebook
 from autograder.options import GradingOptions
 from autograder.feedback import write_feedback_html
@@ -225,16 +225,26 @@ def _state_path(out: Path, student: str) -> Path:
 
 
 def load_finished(out: Path, student: str, stamp: str) -> SubmissionResult | None:
-    """The saved result of ``student`` if it was graded from exactly these inputs, else None."""
+    """The saved result of ``student`` if it was graded from exactly these inputs, else None.
+
+    A result with units the grader itself failed on (:func:`not_graded_units`) is never kept:
+    whatever caused the failure may be gone by the next run.
+    """
     try:
         state = json.loads(_state_path(out, student).read_text(encoding="utf-8"))
         if state["fingerprint"] != stamp:
             return None
         saved = state["result"]
         units = [UnitResult(**unit) for unit in saved.pop("units")]
-        return SubmissionResult(**saved, units=units)
+        result = SubmissionResult(**saved, units=units)
     except (OSError, ValueError, KeyError, TypeError):  # absent, from an older version, or damaged: grade again
         return None
+    return None if not_graded_units(result) else result
+
+
+def not_graded_units(result: SubmissionResult) -> list[str]:
+    """The grade ids of ``result`` that scored 0 because the grader itself failed on them."""
+    return [unit.grade_id for unit in result.units if unit.message.startswith(NOT_GRADED)]
 
 
 def write_reports(out: Path, result: SubmissionResult, hidden_visibility: str) -> None:
@@ -417,6 +427,17 @@ def _progress_bar(total: int, done: int, show: bool) -> Iterator[Callable[[], No
 
     with tqdm(total=total, initial=done, unit="submission", desc="grading", dynamic_ncols=True) as bar:
         yield bar.update
+
+
+def staff_note(report: AssignmentReport) -> str | None:
+    """What the staff must look at: units the grader itself failed on (they scored 0), or None."""
+    failed = {result.submission: len(not_graded_units(result)) for result in report.results}
+    failed = {student: count for student, count in failed.items() if count}
+    if not failed:
+        return None
+    students = ", ".join(list(failed)[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+    return (f"{sum(failed.values())} unit(s) could not be graded automatically and scored 0 ({students}); "
+            f"the tracebacks are in {report.out / 'grading.log'}. Running the command again grades them again.")
 
 
 def score_table(report: AssignmentReport, max_columns: int = 8) -> str:

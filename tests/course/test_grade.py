@@ -17,7 +17,7 @@ import pytest
 
 import course.grade as grade_module
 from course.cli import main
-from course.grade import GradeError, grade_assignment
+from course.grade import GradeError, grade_assignment, staff_note
 from course.samples import make_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,6 +160,11 @@ def test_a_grader_failure_costs_only_that_notebook(samples, tmp_path, monkeypatc
     assert sum(u.score for u in result.units if u.grade_id.startswith("a1-fc-")) > 0
     assert "Dropout" in result.error and "a bug in the grader" not in result.error  # the traceback is for the staff
     assert "a bug in the grader" in (tmp_path / "out" / "grading.log").read_text()
+    assert staff_note(report).startswith(f"{len(dropout)} unit(s) could not be graded automatically and scored 0 (buggy)")
+    monkeypatch.setattr(grade_module, "grade_submission", real)  # the cause is gone: the next run grades buggy again
+    graded = count_grading(monkeypatch)
+    report = grade_assignment(ROOT, "a1", [samples["buggy"]], tmp_path / "out")
+    assert graded == ["buggy"] and staff_note(report) is None
 
 
 def test_links_into_the_course_earn_nothing_and_are_never_walked(tmp_path):
