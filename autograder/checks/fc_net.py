@@ -98,7 +98,7 @@ def _too_large(json_path: Path) -> str | None:
     try:
         meta = json.loads(json_path.read_text(encoding="utf-8")).get("meta", {})
         dims = [meta.get("input_dim"), *meta.get("hidden_dims", []), meta.get("num_classes")]
-    except (ValueError, OSError, AttributeError, TypeError):
+    except (ValueError, OSError, AttributeError, TypeError, RecursionError):
         return None  # malformed: load_fc_net reports it
     if all(isinstance(d, int) for d in dims) and sum(a * b for a, b in zip(dims, dims[1:])) > MAX_PARAMETERS:
         return f"the saved model has more than {MAX_PARAMETERS} weights"

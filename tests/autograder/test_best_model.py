@@ -64,3 +64,10 @@ def test_a_saved_model_that_would_fill_the_graders_memory_is_refused(tmp_path, m
     outcome = grade_artifact(folder, fixture_images)
     assert outcome.score == 0 and "512 MiB in memory, over the 400 MiB limit" in outcome.message, outcome.message
     assert str(tmp_path) not in outcome.message
+
+
+def test_absurdly_nested_json_beside_the_model_scores_zero_with_a_reason(tmp_path, model_artifacts, fixture_images):
+    folder = shutil.copytree(model_artifacts, tmp_path / "artifacts")
+    (folder / "a1_best_fc.json").write_text('{"meta": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    outcome = grade_artifact(folder, fixture_images)
+    assert outcome.score == 0 and "cannot be used" in outcome.message and "recursion" in outcome.message, outcome.message

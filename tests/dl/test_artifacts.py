@@ -85,3 +85,10 @@ def test_a_file_that_is_not_an_npz_archive_is_a_value_error(tmp_path):
     (tmp_path / "plain.json").write_text(json.dumps({"meta": {}, "arrays": []}))
     with pytest.raises(ValueError, match="plain.npz is not an .npz archive"):
         artifacts.load("plain", tmp_path)
+
+
+def test_absurdly_nested_json_is_a_value_error(tmp_path):
+    artifacts.save("model", tmp_path, w=np.zeros(2))
+    (tmp_path / "model.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="cannot be read: maximum recursion depth"):
+        artifacts.load("model", tmp_path)

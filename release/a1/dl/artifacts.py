@@ -100,7 +100,7 @@ def load(name: str, directory: str | os.PathLike = DEFAULT_DIR, *, max_bytes: in
             raise ValueError(f"its arrays take {size / 2**20:,.0f} MiB in memory, over the {max_bytes / 2**20:,.0f} MiB limit")
         with np.load(npz_path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, json.JSONDecodeError) as exc:
+    except (ValueError, OSError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise ValueError(f"artifact {name!r} in {directory} cannot be read: {exc}") from exc
     if not isinstance(info, dict) or not isinstance(info.get("meta"), dict):
         raise ValueError(f"artifact {name!r}: {json_path.name} is not a saved artifact's description (a dict with 'meta'); save it again")
