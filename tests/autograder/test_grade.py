@@ -200,6 +200,14 @@ def test_cells_without_metadata_are_found_by_their_names(grade):
     assert "metadata was lost" in unit_result(result, "a1-fc-affine_forward").message
 
 
+def test_a_cell_too_deep_for_the_parser_costs_only_its_unit_when_cells_are_found_by_name(grade):
+    """Without metadata the grader parses every cell to find the units; one the parser cannot take is just not a match."""
+    bomb = "x = " + "-" * 200_000 + "1\n" + reference_source(unit("a1-fc-rmsprop"))
+    result = grade("stripped-bomb", notebooks.strip_metadata(notebooks.submission({"a1-fc-rmsprop": bomb})))
+    assert unit_result(result, "a1-fc-rmsprop").score == 0
+    assert {g: s for g, s in scores(result).items() if g != "a1-fc-rmsprop"} == {g: p for g, p in FULL.items() if g != "a1-fc-rmsprop"}
+
+
 def colab_saved(nb: nbformat.NotebookNode) -> bytes:
     """The notebook as Colab saves it: nbformat 4.0 (no cell ids), sources as lists of lines, Colab's
     own notebook and cell metadata instead of ours and nbgrader's, outputs kept."""

@@ -178,6 +178,9 @@ def code_attacks(paths: dict) -> dict:
             "except Exception:\n    pass\n"
             "def sgd_momentum(w, dw, config=None):\n    return w, config\n")},
             {"a1-fc-sgd_momentum"}, set()),
+        "parser-bomb": ({"a1-fc-rmsprop": "x = " + "-" * 200_000 + "1\n" + ref("a1-fc-rmsprop"),  # too deep for the parser
+                         "a1-fc-adam": "x = 1" + " + 1" * 200_000 + "\n" + ref("a1-fc-adam")},
+                        {"a1-fc-rmsprop", "a1-fc-adam"}, set()),
     }
     if BWRAP:  # contained only by the sandbox: never run them in a plain subprocess
         attacks["fork-bomb"] = ({"a1-fc-sgd_momentum": (
@@ -422,7 +425,7 @@ def test_every_submission_got_results(batch):
 
 @pytest.mark.parametrize("name", ["endless-loop", "endless-loop-when-loaded", "memory-bomb", "huge-output", "exits",
                                   "read-hidden-files", "copy-the-reference", "network", "monkeypatching",
-                                  "hijack-the-worker", "exception-handlers", "fake-results", "redefine-the-checks",
+                                  "hijack-the-worker", "exception-handlers", "fake-results", "redefine-the-checks", "parser-bomb",
                                   pytest.param("fork-bomb", marks=needs_bwrap), pytest.param("kill-the-grader", marks=needs_bwrap),
                                   pytest.param("write-outside", marks=needs_bwrap)])
 def test_an_attack_earns_nothing_and_costs_only_what_it_breaks(batch, name):

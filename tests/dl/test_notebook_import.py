@@ -123,6 +123,8 @@ def test_defined_names_and_import_statements():
     assert defined_names(source) == {"x", "f", "C"}
     assert import_statements(source) == "import numpy as np\nfrom math import pi"
     assert defined_names("def broken(:") == set()
+    for too_deep in ("x = " + "-" * 200_000 + "1", "x = 1" + " + 1" * 200_000):  # MemoryError, RecursionError in the parser
+        assert defined_names(too_deep) == set() and import_statements("import os\n" + too_deep) == ""
 
 
 def test_under_nbgrader_autograde_a_notebook_not_yet_autograded_is_read_from_the_submission(tmp_path, monkeypatch):

@@ -91,11 +91,19 @@ def cell_unit(cell: Mapping) -> str | None:
     return None
 
 
+def _parse(source: str) -> ast.Module | None:
+    """The cell's syntax tree; None for a syntax error or code nested too deeply for the parser
+    (which raises MemoryError or RecursionError for it)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, MemoryError, RecursionError):
+        return None
+
+
 def defined_names(source: str) -> set[str]:
     """Names a cell defines at top level (functions, classes, assignments); empty if it does not parse."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     names: set[str] = set()
     for node in tree.body:
@@ -112,9 +120,8 @@ def import_statements(source: str) -> str:
 
     Used to take what graded code needs from a setup cell without loading data or plotting.
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return ""
     return "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
 
