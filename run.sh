@@ -2,13 +2,14 @@
 # Set up the course environment in ./.venv (once; again whenever pyproject.toml or
 # constraints.txt change) and run one task:
 #
-#   ./run.sh demo    the main job: train the reference net on offline data, print curves
+#   ./run.sh demo    the main job: train the reference net on offline data, build, release, grade samples
 #   ./run.sh test    the full test suite, notebooks included; with arguments, just
 #                    `pytest ARGS` (e.g. ./run.sh test tests/dl -k adam)
 #
 # Needs only Python >= 3.10 with the venv module. PYTHON picks the interpreter.
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu pins the CPU torch wheel on machines
 # whose package index would otherwise serve the CUDA build.
+# DL_TEST_WORKERS sets how many processes run the tests (default: one per core, at most 4).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,31 +17,75 @@ venv=.venv
 python=${PYTHON:-python3}
 stamp="$venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 
-if [ ! -f "$stamp" ]; then
+set_up_venv() {
     echo "== setting up $venv (pinned versions from constraints.txt) =="
+    local start=$SECONDS
     "$python" -m venv "$venv"
-    pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-    extra=()
+    local pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+    local extra=()
     if [ -n "${TORCH_INDEX:-}" ]; then extra=(--extra-index-url "$TORCH_INDEX"); fi
-    # torch first and alone, from its pin, so nothing else can pull a CUDA build.
+    # The installer first, at its pinned version: an old pip (Debian 12 ships 23.0) backtracks
+    # for a quarter of an hour through a full lock that a current one resolves in seconds.
+    "${pip[@]}" -c constraints.txt pip
+    # torch next and alone, from its pin, so nothing else can pull a CUDA build.
     "${pip[@]}" "${extra[@]}" -c constraints.txt torch
     "${pip[@]}" -c constraints.txt -e '.[dev]'
     rm -f "$venv"/.installed-*
     touch "$stamp"
-fi
+    echo "== $venv ready in $((SECONDS - start)) s =="
+}
+
+# Debian packages some tests need, as "command:package" pairs: installed with apt-get when we
+# are root (or have password-less sudo); otherwise the tests that need them are skipped, and
+# pytest's summary prints why.
+install_system_packages() {
+    local missing=() pair
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo=(sudo -n); else sudo=(none); fi
+    fi
+    if [ "${sudo[0]:-}" = none ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "warning: ${missing[*]} missing and cannot be installed here (needs root and apt-get); the tests that need them will be skipped" >&2
+        return 0
+    fi
+    echo "== installing ${missing[*]} (Debian packages some tests need) =="
+    local log
+    log=$(mktemp)
+    if ! { "${sudo[@]}" apt-get update -qq &&
+           "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+        echo "warning: could not install ${missing[*]}; the tests that need them will be skipped:" >&2
+        tail -5 "$log" >&2 || true
+    fi
+    rm -f "$log"
+}
+
+if [ ! -f "$stamp" ]; then set_up_venv; fi
 
 task=${1:-}
 shift || true
 case "$task" in
     demo) exec "$venv/bin/dl-course" demo "$@" ;;
     test)
+        # bubblewrap: the autograder's sandbox (README, "Sandbox").
+        install_system_packages bwrap:bubblewrap
         if [ $# -gt 0 ]; then exec "$venv/bin/python" -m pytest "$@"; fi
-        # Notebook CI in smoke mode: every source notebook (solutions in place) and every release
-        # with the reference filled in (the generated `correct` sample), run by nbmake.
+        # Every released notebook is executed once, filled in with the reference (the generated
+        # `correct` sample), in smoke mode, by nbmake, in parallel with the unit tests.
         rm -rf .nbmake
         for released in release/*/; do
             "$venv/bin/dl-course" samples "$(basename "$released")" --out .nbmake >/dev/null
         done
-        DL_SMOKE=1 exec "$venv/bin/python" -m pytest tests --nbmake source_notebooks .nbmake/*/correct ;;
+        cores=$(nproc 2>/dev/null || echo 2)
+        workers=${DL_TEST_WORKERS:-$(( cores < 4 ? cores : 4 ))}
+        start=$SECONDS
+        status=0
+        DL_SMOKE=1 "$venv/bin/python" -m pytest -n "$workers" --dist loadgroup --durations=15 \
+            tests --nbmake .nbmake/*/correct || status=$?
+        echo "== tests took $((SECONDS - start)) s with $workers workers =="
+        exit $status ;;
     *) echo "usage: ./run.sh demo | test [pytest args]" >&2; exit 2 ;;
 esac
