@@ -6,7 +6,7 @@
 #   ./run.sh test    the full test suite, notebooks included; with arguments, just
 #                    `pytest ARGS` (e.g. ./run.sh test tests/dl -k adam)
 #
-# Needs only Python >= 3.10 with the venv module. PYTHON picks the interpreter.
+# Needs only Python >= 3.11 with the venv module. PYTHON picks the interpreter.
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu pins the CPU torch wheel on machines
 # whose package index would otherwise serve the CUDA build.
 # DL_TEST_WORKERS sets how many processes run the tests (default: one per core, at most 4).
@@ -20,6 +20,11 @@ stamp="$venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -
 set_up_venv() {
     echo "== setting up $venv (pinned versions from constraints.txt) =="
     local start=$SECONDS
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "error: the course needs Python >= 3.11; '$python' is $("$python" -V 2>&1 || echo missing)." >&2
+        echo "       Install a newer one and point PYTHON at it: PYTHON=python3.12 ./run.sh ..." >&2
+        exit 1
+    fi
     "$python" -m venv "$venv"
     local pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
     local extra=()
