@@ -3,10 +3,10 @@ registry and reports.
 
 Public entry points:
 
-- :func:`autograder.grade.grade_submission` and :func:`autograder.grade.grade_batch` grade
-  notebooks in a worker process, outputs only (DESIGN.md, "Grading"), and write Gradescope
-  ``results.json`` files and a CSV gradebook (:mod:`autograder.reports`); whole assignments,
-  one task per student, are graded by :mod:`course.grade` (``dl-course grade``).
+- :func:`autograder.grade.grade_submission` grades one notebook in a worker process, outputs
+  only (DESIGN.md, "Grading"); :mod:`autograder.reports` writes Gradescope ``results.json`` files
+  and a CSV gradebook. Whole assignments, one task per student, are graded by
+  :mod:`course.grading` (``dl-course grade``), the one batch driver.
 - :func:`autograder.feedback.write_feedback_html` writes a student's feedback page;
   :func:`autograder.gradebook.write_nbgrader_gradebook` puts scores into nbgrader's gradebook.
 - :func:`autograder.nbgrader_bridge.run_unit_checks` runs the same checks inside a kernel, for

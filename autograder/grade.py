@@ -1,22 +1,20 @@
-"""Grade submissions: extract the student's program, run the checks of every unit, write reports.
+"""Grade one submitted notebook: extract the student's program and run the checks of every unit.
 
 Student code runs only in a worker process (:mod:`autograder.runner`); every expected value is
 computed here, and the worker only ever sends back the outputs of the student's functions
 (DESIGN.md, "Grading"). One worker serves all units of a submission; it is restarted after a
-timeout or a crash, which fails only the unit that caused it.
+timeout or a crash, which fails only the unit that caused it. Batches (a class, one task per
+student, reports and resuming) are graded by :mod:`course.grading` (``dl-course grade``).
 """
 from __future__ import annotations
 
-import logging
 import os
-import re
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 from autograder.checks import CheckContext, run_checks
 from autograder.checks.models import default_data
@@ -24,7 +22,7 @@ from autograder.checks.registry import DataSource, units_needing_data
 from autograder.feedback import artifact_public_check, code_public_check
 from autograder.extraction import Program, build_program, with_used_notebooks
 from autograder.options import GradingOptions
-from autograder.reports import SubmissionResult, UnitResult, write_grades_csv, write_results_json
+from autograder.reports import SubmissionResult, UnitResult
 from autograder.runner import ProgramRunner
 from autograder.sandbox import default_library_path, resolve as resolve_sandbox
 from autograder.student import WorkerFailure
@@ -32,7 +30,6 @@ from autograder.submitted import refusal
 from autograder.units import Unit
 from dl.notebook_import import NotebookImportError, read_notebook
 
-log = logging.getLogger("autograder")
 NOT_GRADED = "this unit could not be graded automatically; the course staff have been told and will grade it"
 
 
@@ -187,41 +184,28 @@ def _grade_unit(unit: Unit, program: Program, runner: ProgramRunner | None, cont
 
 
 # --------------------------------------------------------------------------------------------
-# Batches
+# Held-out data, shared by the submissions of a batch (course.grading grades the batch)
 
 
-def _submission_ids(submissions: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike]) -> dict[str, Path]:
-    """Report id -> notebook path; ids from a plain list are the notebooks' folder names."""
-    if isinstance(submissions, Mapping):
-        pairs = [(str(key), Path(path)) for key, path in submissions.items()]
-    else:
-        pairs = [(Path(path).resolve().parent.name, Path(path)) for path in submissions]
-    ids: dict[str, Path] = {}
-    for key, path in pairs:
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "submission"
-        if safe in ids:
-            raise ValueError(f"two submissions would be reported as {safe!r} ({ids[safe]} and {path}); pass a mapping id -> path")
-        ids[safe] = path
-    return ids
-
-
-_loaded: dict[DataSource, object] = {}
+_loaded: dict[DataSource | tuple[str, bool], object] = {}
 _loading = threading.Lock()
 
 
-def load_once(source: DataSource | None) -> DataSource:
+def load_once(source: DataSource | None, fixture: bool = False) -> DataSource:
     """``source`` (default: the course's data) as a data source that loads at most once per process.
 
-    Thread-safe; the data stay loaded for the process's life, so every submission of a batch (and
-    every task a Dask worker runs) shares one copy of the held-out data.
+    Without ``source``, the real held-out CIFAR-10, or with ``fixture`` the generated stand-in of
+    smoke mode; ``DL_SMOKE`` is never read here. Thread-safe; the data stay loaded for the
+    process's life, so every submission of a batch (and every task a Dask worker runs) shares one
+    copy of the held-out data.
     """
-    source = source or default_data
+    key = source or ("cifar10", fixture)
 
     def load():
         with _loading:
-            if source not in _loaded:
-                _loaded[source] = source()
-            return _loaded[source]
+            if key not in _loaded:
+                _loaded[key] = source() if source else default_data(smoke=fixture)
+            return _loaded[key]
     return load
 
 
@@ -242,66 +226,3 @@ def preload_data(units: Sequence[Unit], data: DataSource) -> None:
         data()
     except Exception as exc:
         raise DataUnavailable(f"the held-out data for grading {', '.join(users)} cannot be loaded: {exc}") from exc
-
-
-def grade_batch(
-    submissions: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike],
-    release_nb: str | os.PathLike,
-    units: Sequence[Unit],
-    *,
-    out_dir: str | os.PathLike,
-    timeout: float | None = None,
-    options: GradingOptions | None = None,
-    data: DataSource | None = None,
-    jobs: int = 1,
-    uses: Sequence[tuple[str, Sequence[Unit]]] = (),
-) -> list[SubmissionResult]:
-    """Grade many submissions; write ``<out_dir>/<id>/results.json``, ``grades.csv`` and ``grading.log``.
-
-    ``submissions`` maps report ids to notebooks, or lists notebooks (ids: their folder names).
-    Artifacts are read from ``artifacts/`` beside each notebook. ``jobs`` submissions are graded
-    at once. ``uses`` is passed to :func:`grade_submission`. Raises before grading anyone when
-    the sandbox or the held-out data cannot be had (DataUnavailable). A submission whose grading
-    fails for any reason gets 0 on every unit and a message;
-    its traceback goes to ``grading.log`` (for the staff only), and the batch goes on.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ids = _submission_ids(submissions)
-    data = load_once(data)
-    sandbox = resolve_sandbox(options or GradingOptions())  # a setup error stops the batch before it starts
-    preload_data(units, data)
-    handler = logging.FileHandler(out / "grading.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    level = log.level
-    log.setLevel(logging.INFO)
-    if sandbox.warning:
-        log.warning("%s", sandbox.warning)
-
-    def grade_one(item: tuple[str, Path]) -> SubmissionResult:
-        key, path = item
-        try:
-            result = grade_submission(path, release_nb, units, timeout=timeout, options=options, data=data,
-                                      submission_id=key, uses=uses)
-        except Exception:  # the batch boundary: one broken submission never stops the others
-            log.error("submission %s (%s) could not be graded:\n%s", key, path, traceback.format_exc())
-            result = not_graded(key, Path(release_nb).name, units)
-            result.warnings = [sandbox.warning] if sandbox.warning else []
-        for warning in result.warnings:
-            log.warning("submission %s: %s", key, warning)
-        for entry in result.instructor_log:
-            log.info("submission %s: %s", key, entry)
-        write_results_json(result, out / key / "results.json")
-        log.info("submission %s: %s / %s in %.1f s", key, result.score, result.max_score, result.wall_time)
-        return result
-
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            results = list(pool.map(grade_one, ids.items()))
-        write_grades_csv(results, units, out / "grades.csv")
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
-        handler.close()
-    return results

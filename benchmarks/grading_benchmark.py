@@ -16,7 +16,7 @@ What it does, in a temporary folder (``--keep DIR`` uses DIR and leaves it there
    student would and saves its trained models under ``artifacts/``; the buggy one gets a copy);
 3. makes ``--copies`` submission folders, alternately a copy of the correct and of the buggy
    sample (``correct-000``, ``buggy-001``, ...);
-4. grades all of them with ``dl-course grade a1 FOLDER... --out DIR --jobs N`` in a subprocess:
+4. grades all of them with ``dl-course grade a1 FOLDER... --out DIR --jobs N --fixture-data`` in a subprocess:
    throughput comes from the command's wall-clock time (interpreter start-up included), the
    seconds per submission from each ``results.json``'s ``execution_time`` (the time its
    notebooks took to grade, measured while ``--jobs`` submissions share the machine);
@@ -31,8 +31,9 @@ What it does, in a temporary folder (``--keep DIR`` uses DIR and leaves it there
    (``UnitResult.wall_time``; a notebook's first unit with code also pays for starting the
    sandboxed worker and running the student's program in it).
 
-Both graders run in smoke mode (``DL_SMOKE=1``): accuracy units and the notebooks' training cells
-use the generated CIFAR-10 stand-in (``dl.data``), so the benchmark runs offline. Smoke mode
+Both graders run in smoke mode (``DL_SMOKE=1``; ``dl-course grade`` with ``--fixture-data``, since
+it never follows ``DL_SMOKE`` by itself): accuracy units and the notebooks' training cells use the
+generated CIFAR-10 stand-in (``dl.data``), so the benchmark runs offline. Smoke mode
 shrinks nbgrader's work (it trains the models again) far more than ours (we only evaluate the
 saved ones), so on the real data set the ratio would be larger.
 
@@ -187,7 +188,8 @@ def grade_ours(root: Path, folders: list[Path], out: Path, jobs: int, work: Path
     def finished() -> str:
         return f"{len(list(out.glob('*/results.json')))} of {len(folders)} results.json written"
 
-    argv = [*dl_course(), "grade", ASSIGNMENT, *map(str, folders), "--out", str(out), "--jobs", str(jobs), "--root", str(root)]
+    argv = [*dl_course(), "grade", ASSIGNMENT, *map(str, folders), "--out", str(out), "--jobs", str(jobs), "--root", str(root),
+            "--fixture-data"]
     wall, _ = run_logged(argv, work / "dl-course-grade.log", f"dl-course grade --jobs {jobs}", progress=finished)
     times, scores, sandboxed = {}, {}, True
     for folder in folders:
@@ -256,8 +258,7 @@ def nbgrader_scores(root: Path, students: list[str]) -> dict[str, float]:
 
 def breakdown(root: Path, samples: dict[str, Path], work: Path, top: int = 10) -> None:
     """Grade one copy of each sample alone, in this process, and print per-notebook and per-unit times."""
-    os.environ["DL_SMOKE"] = "1"
-    from course.grade import grade_assignment
+    from course.grading.assignment import grade_assignment
     from course.manifest import load_manifest
 
     notebooks = load_manifest(root).built_notebooks(ASSIGNMENT)
@@ -266,7 +267,7 @@ def breakdown(root: Path, samples: dict[str, Path], work: Path, top: int = 10) -
     for kind, folder in samples.items():
         copy = shutil.copytree(folder, work / "breakdown" / kind)
         started = time.perf_counter()
-        report = grade_assignment(root, ASSIGNMENT, [copy], work / "breakdown-grades" / kind, jobs=1)
+        report = grade_assignment(root, ASSIGNMENT, [copy], work / "breakdown-grades" / kind, jobs=1, fixture_data=True)
         wall = time.perf_counter() - started
         result = report.results[0]
         say(f"\n{kind}: {result.score:g} / {result.max_score:g}; graded alone in {result.wall_time:.2f} s "
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--keep {args.keep}: the folder is not empty")
 
     say(machine_summary())
-    say("held-out data: DL_SMOKE=1 for both graders (the generated CIFAR-10 stand-in; offline)")
+    say("held-out data: the generated CIFAR-10 stand-in for both graders (DL_SMOKE=1, and --fixture-data for dl-course grade; offline)")
     say(f"plan: dl-course grade --jobs {args.jobs} on {args.copies} copies (correct and buggy alternately), "
         f"nbgrader autograde on the first {args.nbgrader_copies}\n")
     work = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="grading-benchmark-"))

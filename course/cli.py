@@ -5,7 +5,7 @@
     dl-course release [--root DIR] [ASSIGNMENT ...]
     dl-course samples ASSIGNMENT --out DIR [--execute] [--root DIR]
     dl-course grade ASSIGNMENT SUBMISSION... --out DIR [--jobs N | --scheduler ADDRESS] [--force] [--gradebook [DB]]
-                    [--hidden-visibility VISIBILITY] [--root DIR]
+                    [--hidden-visibility VISIBILITY] [--fixture-data] [--root DIR]
     dl-course export-gradescope ASSIGNMENT [--out DIR] [--hidden-visibility VISIBILITY] [--root DIR]
 
 ``build`` and ``release`` find the course root (the folder holding ``course/manifest.toml``)
@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--hidden-visibility", default="visible", choices=VISIBILITIES,
                        help="when students see the hidden checks' results in results.json and feedback.html "
                             "(Gradescope's values; default visible). Before that they see the public checks only")
+    grade.add_argument("--fixture-data", action="store_true",
+                       help="score saved models on the generated CIFAR-10 stand-in of smoke mode instead of the real "
+                            "held-out images (demos and tests; not grades). DL_SMOKE alone never does this")
     grade.add_argument("--force", action="store_true",
                        help="grade every submission again (default: keep the results of unchanged submissions in --out)")
     grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
@@ -158,7 +161,9 @@ def _samples(root: Path, assignment: str, out: Path, execute: bool) -> int:
 def _grade(root: Path, args: argparse.Namespace) -> int:
     from autograder.gradebook import GradebookError
     from autograder.sandbox import SandboxUnavailable
-    from course.grade import GradeError, grade_assignment, score_table, staff_note
+    from course.grading.assignment import grade_assignment
+    from course.grading.plan import GradeError
+    from course.grading.reports import score_table, staff_note
     from course.manifest import ManifestError
 
     gradebook = args.gradebook
@@ -167,11 +172,13 @@ def _grade(root: Path, args: argparse.Namespace) -> int:
     try:
         report = grade_assignment(root, args.assignment, args.submissions, args.out, jobs=args.jobs, force=args.force,
                                   scheduler=args.scheduler, progress=sys.stderr.isatty(), gradebook=gradebook,
-                                  hidden_visibility=args.hidden_visibility)
+                                  hidden_visibility=args.hidden_visibility, fixture_data=args.fixture_data)
     except (GradeError, ManifestError, SandboxUnavailable, GradebookError) as exc:
         print(f"dl-course grade: {exc}", file=sys.stderr)
         return 1
     print(score_table(report))
+    for note in report.notes:
+        print(f"\n{note}")
     note = staff_note(report)
     if note:
         print(f"\n{note}")

@@ -7,7 +7,8 @@
 
 It runs in smoke mode on purpose: the data are the generated CIFAR-format archive (real on-disk
 format, learnable digit images), loaded through the same ``dl.data`` loader as the real set, so
-nothing needs a download.
+nothing needs a download. The grader never follows smoke mode by itself: the demo grades with
+``fixture_data`` (``dl-course grade --fixture-data``), and its reports say so.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def run_demo(out_dir: str | os.PathLike, root: Path, epochs: int = EPOCHS) -> in
 def pipeline_demo(root: Path, out: Path) -> int:
     """Build, release, make the sample submissions of each assignment and grade them."""
     from course.build import build_all
-    from course.grade import grade_assignment, score_table
+    from course.grading.assignment import grade_assignment
+    from course.grading.reports import score_table
     from course.release import release
     from course.samples import execute_notebooks, make_samples
 
@@ -41,9 +43,11 @@ def pipeline_demo(root: Path, out: Path) -> int:
         print(f"\n== sample submissions of {assignment} (the correct one is run as a student would) ==")
         folders = make_samples(root / "source_notebooks" / assignment, root / "release" / assignment,
                                out / "samples" / assignment, train_artifact=execute_notebooks)
-        print(f"\n== dl-course grade {assignment} correct buggy empty ==")
-        graded = grade_assignment(root, assignment, list(folders.values()), out / "grades" / assignment, jobs=2)
+        print(f"\n== dl-course grade {assignment} correct buggy empty --fixture-data ==")
+        graded = grade_assignment(root, assignment, list(folders.values()), out / "grades" / assignment, jobs=2,
+                                  fixture_data=True)
         print(score_table(graded))
+        print("\n".join(graded.notes))
         print(f"reports: {out / 'grades' / assignment}")
     return 0
 

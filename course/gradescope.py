@@ -48,13 +48,14 @@ python3 -m venv .venv
 RUN_AUTOGRADER = """\
 #!/usr/bin/env bash
 # Gradescope runs this for every submission: grade it as one student, put results.json in place.
+# Arguments are passed on to `dl-course grade` (Gradescope passes none; tests pass --fixture-data).
 set -euo pipefail
 root=${{AUTOGRADER_ROOT:-/autograder}}
 source=$(cd "$(dirname "$0")" && pwd)
 python=${{DL_PYTHON:-$source/.venv/bin/python}}
 out=$(mktemp -d)
 cd "$source"  # the bundle's packages, not any other copy, come first on sys.path
-"$python" -m course.cli grade {assignment} "$root/submission" --out "$out" --root "$source" --hidden-visibility {visibility}
+"$python" -m course.cli grade {assignment} "$root/submission" --out "$out" --root "$source" --hidden-visibility {visibility} "$@"
 mkdir -p "$root/results"
 cp "$out/submission/results.json" "$root/results/results.json"
 """

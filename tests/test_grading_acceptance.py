@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from course.grade import grade_assignment
+from course.grading.assignment import grade_assignment
 from course.manifest import load_manifest
 from course.release import release
 from course.samples import execute_notebooks, make_samples
@@ -39,7 +39,8 @@ def course_copy(tmp_path_factory, monkeypatch_module):
 
 @pytest.fixture(scope="module")
 def monkeypatch_module():
-    """Smoke mode for the whole module: held-out data for accuracy units is the generated set."""
+    """Smoke mode for the whole module: held-out data for accuracy units is the generated set (for
+    ``nbgrader autograde``, whose kernels follow DL_SMOKE; ``dl-course grade`` is asked with ``fixture_data``)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("DL_SMOKE", "1")
     yield mp
@@ -47,7 +48,7 @@ def monkeypatch_module():
 
 
 def our_scores(root, folders, out):
-    report = grade_assignment(root, "a1", list(folders), out)
+    report = grade_assignment(root, "a1", list(folders), out, fixture_data=True)
     return {r.submission: {u.grade_id: u.score for u in r.units} for r in report.results}
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from autograder.grade import grade_submission
 from autograder.options import GradingOptions
+from course.grading.plan import GradingPlan, NotebookPlan
 from dl.data import get_cifar10_data, write_cifar10_fixture
 from dl.models.fc_net import FullyConnectedNet, load_fc_net, save_fc_net
 from tests.autograder import notebooks
@@ -81,3 +82,9 @@ def scores(result) -> dict[str, float]:
 
 def unit_result(result, grade_id: str):
     return next(u for u in result.units if u.grade_id == grade_id)
+
+
+def plan_for(release_path: Path, units, options: GradingOptions = OPTIONS, **kwargs) -> GradingPlan:
+    """The grading plan of the one-notebook assignment ``a1`` released at ``release_path``, for
+    :func:`course.grading.assignment.grade_class` (``kwargs``: ``data`` or ``fixture_data``)."""
+    return GradingPlan("a1", release_path.parent, (NotebookPlan(release_path.stem, tuple(units)),), options, **kwargs)

@@ -1,15 +1,17 @@
-"""Batches: Gradescope results.json per submission, the CSV gradebook, and the batch boundary."""
+"""Batches through the one batch driver (:func:`course.grading.assignment.grade_class`): Gradescope
+results.json per submission, the CSV gradebook, and the batch boundary."""
 import csv
 import json
 import shutil
 
 import pytest
 
-import autograder.grade as grade_module
-from autograder.grade import DataUnavailable, grade_batch
+import course.grading.task as task_module
 from autograder.reports import HIDDEN_CHECKS_NOTE
+from course.grading.assignment import grade_class
+from course.grading.plan import GradeError
 from tests.autograder import notebooks
-from tests.autograder.conftest import OPTIONS
+from tests.autograder.conftest import OPTIONS, plan_for
 from tests.autograder.notebooks import UNITS, reference_source, replace_once, unit
 
 
@@ -18,34 +20,33 @@ def batch(release_path, tmp_path_factory, model_artifacts, held_out):
     root = tmp_path_factory.mktemp("batch")
     submitted = root / "submitted"
     relu = replace_once(reference_source(unit("a1-fc-relu_backward")), "dx = dout * (x > 0)", "dx = dout * (x >= 0)")
-    paths = {}
-    for student, nb in {"alice": notebooks.submission(), "bob": notebooks.submission({"a1-fc-relu_backward": relu})}.items():
-        paths[student] = notebooks.write(nb, submitted / student / "a1" / "FullyConnectedNets.ipynb")
-        shutil.copytree(model_artifacts, submitted / student / "a1" / "artifacts")
-    paths["carol"] = submitted / "carol" / "a1" / "FullyConnectedNets.ipynb"
-    paths["carol"].parent.mkdir(parents=True)
-    paths["carol"].write_text("{ truncated")
-    paths["dave"] = paths["alice"]  # graded by a grader that crashes on it (below)
+    folders = []
+    for student, nb in {"alice": notebooks.submission(), "bob": notebooks.submission({"a1-fc-relu_backward": relu}),
+                        "dave": notebooks.submission()}.items():  # dave is graded by a grader that crashes on him (below)
+        path = notebooks.write(nb, submitted / student / "a1" / "FullyConnectedNets.ipynb")
+        shutil.copytree(model_artifacts, path.parent / "artifacts")
+        folders.append(path.parent)
+    carol = submitted / "carol" / "a1"
+    carol.mkdir(parents=True)
+    (carol / "FullyConnectedNets.ipynb").write_text("{ truncated")
+    folders.insert(2, carol)
 
-    real = grade_module.grade_submission
+    real = task_module.grade_submission
 
     def crashes_on_dave(path, *args, submission_id=None, **kwargs):
         if submission_id == "dave":
             raise RuntimeError("a bug in the grader")
         return real(path, *args, submission_id=submission_id, **kwargs)
 
-    patch = pytest.MonkeyPatch()
-    patch.setattr(grade_module, "grade_submission", crashes_on_dave)
-    try:
-        results = grade_batch(paths, release_path, UNITS, out_dir=root / "out", options=OPTIONS, data=held_out, jobs=2)
-    finally:
-        patch.undo()
-    return root / "out", {r.submission: r for r in results}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(task_module, "grade_submission", crashes_on_dave)
+        report = grade_class(plan_for(release_path, UNITS, data=held_out), folders, root / "out", jobs=2)
+    return root / "out", {r.submission: r for r in report.results}
 
 
 def test_every_submission_gets_a_result_even_when_grading_crashes(batch):
     out, results = batch
-    assert sorted(results) == ["alice", "bob", "carol", "dave"]
+    assert list(results) == ["alice", "bob", "carol", "dave"]
     assert results["alice"].score == sum(u.points for u in UNITS)
     assert results["alice"].score - results["bob"].score == pytest.approx(1 / 3, abs=1e-3)
     assert results["carol"].score == 0 and "could not be read" in results["carol"].error
@@ -86,20 +87,34 @@ def test_grades_csv_has_one_row_per_submission_and_one_column_per_unit(batch):
         assert float(row["a1-fc-relu_backward"]) == next(u.score for u in result.units if u.grade_id == "a1-fc-relu_backward")
 
 
-def test_ids_from_a_list_of_paths_must_be_unique(tmp_path, release_path):
-    paths = [tmp_path / "x" / "a.ipynb", tmp_path / "y" / "x" / "a.ipynb"]
-    with pytest.raises(ValueError, match="two submissions would be reported as 'x'"):
-        grade_batch(paths, release_path, UNITS, out_dir=tmp_path / "out")
+def test_student_ids_must_be_unique(tmp_path, release_path):
+    folders = [tmp_path / "x", tmp_path / "y" / "x"]
+    for folder in folders:
+        notebooks.write(notebooks.submission(), folder / "FullyConnectedNets.ipynb")
+    with pytest.raises(GradeError, match="two submissions are both called 'x'"):
+        grade_class(plan_for(release_path, UNITS), folders, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_held_out_data_that_cannot_be_loaded_stop_the_batch_before_it_starts(tmp_path, release_path):
-    submission = notebooks.write(notebooks.submission(), tmp_path / "alice" / "FullyConnectedNets.ipynb")
+    submission = notebooks.write(notebooks.submission(), tmp_path / "alice" / "FullyConnectedNets.ipynb").parent
 
     def not_downloaded():
         raise FileNotFoundError("no CIFAR-10 here")
-    with pytest.raises(DataUnavailable, match="the held-out data for grading a1-fc-best_model cannot be loaded: no CIFAR-10 here"):
-        grade_batch([submission], release_path, UNITS, out_dir=tmp_path / "out", data=not_downloaded)
+    with pytest.raises(GradeError, match="the held-out data for grading a1-fc-best_model cannot be loaded: no CIFAR-10 here"):
+        grade_class(plan_for(release_path, UNITS, data=not_downloaded), [submission], tmp_path / "out")
     assert not (tmp_path / "out" / "alice").exists()
     code_only = [u for u in UNITS if u.grade_id != "a1-fc-best_model"]  # no unit needs the data: nothing is loaded
-    result, = grade_batch([submission], release_path, code_only, out_dir=tmp_path / "out", options=OPTIONS, data=not_downloaded)
+    result, = grade_class(plan_for(release_path, code_only, data=not_downloaded), [submission], tmp_path / "out").results
     assert result.score == sum(u.points for u in code_only)
+
+
+def test_without_fixture_data_the_instructors_smoke_mode_is_ignored(tmp_path, release_path, monkeypatch):
+    """``DL_SMOKE=1`` does not make the default held-out data the generated stand-in: the real set is
+    looked for (here, where it is missing, the batch stops naming the download command)."""
+    monkeypatch.setenv("DL_SMOKE", "1")
+    monkeypatch.setenv("DL_DATA_DIR", str(tmp_path / "no-data"))
+    submission = notebooks.write(notebooks.submission(), tmp_path / "alice" / "FullyConnectedNets.ipynb").parent
+    with pytest.raises(GradeError, match="(?s)cannot be loaded: CIFAR-10 file not found.*dl.data.download cifar10.*"
+                                         "DL_SMOKE is set here, but grading does not follow it"):
+        grade_class(plan_for(release_path, UNITS), [submission], tmp_path / "out")

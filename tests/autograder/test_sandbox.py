@@ -16,12 +16,12 @@ import pytest
 
 from autograder import sandbox
 from autograder.extraction import Program, ProgramCell
-from autograder.grade import grade_batch
 from autograder.options import GradingOptions
 from autograder.runner import ProgramRunner
 from autograder.sandbox import SandboxUnavailable
+from course.grading.assignment import grade_class
 from tests.autograder import notebooks
-from tests.autograder.conftest import OPTIONS
+from tests.autograder.conftest import OPTIONS, plan_for
 
 REPO = Path(__file__).resolve().parents[2]
 USABLE, WHY = sandbox.bwrap_status()
@@ -75,8 +75,7 @@ def test_a_required_but_unusable_sandbox_stops_the_batch_before_it_starts(monkey
     monkeypatch.setattr(sandbox, "_status", (False, "pretend bwrap is forbidden here"))
     submission = notebooks.write(notebooks.submission(), tmp_path / "alice" / "FullyConnectedNets.ipynb")
     with pytest.raises(SandboxUnavailable, match="pretend bwrap is forbidden here"):
-        grade_batch([submission], release_path, notebooks.UNITS, out_dir=tmp_path / "out",
-                    options=GradingOptions(sandbox="bwrap"))
+        grade_class(plan_for(release_path, notebooks.UNITS, GradingOptions(sandbox="bwrap")), [submission.parent], tmp_path / "out")
     assert not (tmp_path / "out" / "alice").exists()
 
 
@@ -88,8 +87,8 @@ def test_the_fallback_says_so_in_every_result_and_in_the_log(tmp_path, release_p
     broken.parent.mkdir(parents=True)
     broken.write_text("{ not json")
     options = GradingOptions(**{**OPTIONS.__dict__, "sandbox": "none"})
-    results = {r.submission: r for r in grade_batch([good, broken], release_path, notebooks.UNITS,
-                                                     out_dir=tmp_path / "out", options=options, data=held_out)}
+    report = grade_class(plan_for(release_path, notebooks.UNITS, options, data=held_out), [good.parent, broken.parent], tmp_path / "out")
+    results = {r.submission: r for r in report.results}
     assert results["alice"].score == sum(u.points for u in notebooks.UNITS)  # graded as usual, but flagged
     for name in ("alice", "bob"):
         output = json.loads((tmp_path / "out" / name / "results.json").read_text())["output"]

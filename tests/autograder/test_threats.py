@@ -1,7 +1,8 @@
 """Threat model: hostile submissions graded in one batch with an honest one.
 
-Every hostile submission is a real notebook (or a real file posing as one) graded by
-``grade_batch`` together with ``honest``, two at a time. For each the tests assert that the
+Every hostile submission is a real notebook (or a real file posing as one) in a submission folder
+of its own, graded by the one batch driver (:func:`course.grading.assignment.grade_class`, what
+``dl-course grade`` runs) together with ``honest``, two at a time. For each the tests assert that the
 grader survives, that ``honest`` gets full marks as if alone, and that the attack earns nothing:
 no unit scores above the honest submission's, the attacked units score 0, and the units the
 attack does not touch keep their honest points. Attacks that need the sandbox to be contained
@@ -22,9 +23,10 @@ import numpy as np
 import pytest
 
 from autograder import sandbox
-from autograder.grade import grade_batch
 from autograder.options import GradingOptions
+from course.grading.assignment import grade_class
 from tests.autograder import notebooks
+from tests.autograder.conftest import plan_for
 from tests.autograder.notebooks import reference_source, replace_once, unit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -380,7 +382,8 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
     model_bomb(submissions["model-bomb"].parent / "artifacts", model_artifacts)
     before = frozenset(pid.split(":")[0] for pid in _processes_of_worker_users(wait=0))
     try:
-        results = grade_batch(submissions, release_path, notebooks.UNITS, out_dir=out, options=OPTIONS, data=held_out, jobs=2)
+        results = grade_class(plan_for(release_path, notebooks.UNITS, OPTIONS, data=held_out),
+                              [path.parent for path in submissions.values()], out, jobs=2).results
     finally:
         listener.close()
     escape = REPO / f".sandbox-escape-{os.getpid()}"

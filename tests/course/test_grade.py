@@ -2,7 +2,8 @@
 
 Real a1 release, real sample submissions (the buggy one and the empty release copy, without
 trained models). A batch loads the held-out data of the accuracy units before it starts, so the
-module runs in smoke mode, where they are the generated CIFAR-10 stand-in.
+module grades with ``fixture_data`` (``--fixture-data``): they are the generated CIFAR-10 stand-in.
+``DL_SMOKE`` alone never makes the grader use it.
 """
 from __future__ import annotations
 
@@ -15,19 +16,23 @@ from pathlib import Path
 
 import pytest
 
-import course.grade as grade_module
+import course.grading.runners as runners_module
+import course.grading.task as task_module
 from course.cli import main
-from course.grade import GradeError, grade_assignment, staff_note
+from course.grading import assignment
+from course.grading.assignment import SMOKE_IGNORED
+from course.grading.plan import GradeError, grading_plan
+from course.grading.reports import staff_note
+from course.grading.state import grading_digest
+from course.grading.task import FIXTURE_WARNING
 from course.samples import make_samples
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def smoke_mode():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DL_SMOKE", "1")
-        yield
+def grade_assignment(*args, **kwargs):
+    """The product's driver, explicitly on the generated stand-in of the held-out data (``--fixture-data``)."""
+    return assignment.grade_assignment(*args, fixture_data=True, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +46,7 @@ def first_run(samples, tmp_path_factory):
     """Both samples graded once, the way later runs must reproduce."""
     out = tmp_path_factory.mktemp("first")
     report = grade_assignment(ROOT, "a1", list(samples.values()), out, jobs=2)
+    assert report.notes == [FIXTURE_WARNING]
     return out, {r.submission: r for r in report.results}
 
 
@@ -50,12 +56,12 @@ def copy_of(samples: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
 
 def count_grading(monkeypatch) -> list[str]:
     graded: list[str] = []
-    real = grade_module.grade_student
+    real = runners_module.grade_student
 
     def counting(plan, student, folder):
         graded.append(student)
         return real(plan, student, folder)
-    monkeypatch.setattr(grade_module, "grade_student", counting)
+    monkeypatch.setattr(runners_module, "grade_student", counting)
     return graded
 
 
@@ -76,6 +82,16 @@ def test_a_batch_grades_every_notebook_of_every_student(first_run):
     assert [row.split(",")[0] for row in rows] == ["submission", "buggy", "empty"]
     log = (out / "grading.log").read_text()
     assert "submission buggy:" in log and "submission empty:" in log
+
+
+def test_grading_on_fixture_data_says_so_everywhere_and_is_part_of_the_fingerprint(first_run):
+    out, results = first_run
+    for student in results:
+        assert json.loads((out / student / "results.json").read_text())["output"].startswith(FIXTURE_WARNING)
+        assert FIXTURE_WARNING in (out / student / "feedback.html").read_text()
+    assert f"WARNING {FIXTURE_WARNING}" in (out / "grading.log").read_text()
+    real = grading_plan(ROOT, "a1")
+    assert grading_digest(real) != grading_digest(grading_plan(ROOT, "a1", fixture_data=True))  # never kept for a real run
 
 
 def test_a_rerun_keeps_unchanged_results_and_grades_changed_submissions(samples, first_run, tmp_path, monkeypatch):
@@ -126,33 +142,33 @@ def test_a_damaged_state_file_means_grading_again(samples, first_run, tmp_path, 
 
 def test_an_interrupted_batch_keeps_every_finished_result(samples, first_run, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    real = grade_module.grade_student
+    real = runners_module.grade_student
 
     def interrupted_at_empty(plan, student, folder):
         if student == "empty":
             raise KeyboardInterrupt
         return real(plan, student, folder)
-    monkeypatch.setattr(grade_module, "grade_student", interrupted_at_empty)
+    monkeypatch.setattr(runners_module, "grade_student", interrupted_at_empty)
     with pytest.raises(KeyboardInterrupt):  # while buggy is being graded beside it: it still finishes and is kept
         grade_assignment(ROOT, "a1", [samples["buggy"], samples["empty"]], out, jobs=2)
     assert json.loads((out / "buggy" / "results.json").read_text())["score"] == pytest.approx(first_run[1]["buggy"].score)
     assert not (out / "empty").exists()
     assert not list(out.rglob(".*.tmp"))  # no half-written file left behind
 
-    monkeypatch.setattr(grade_module, "grade_student", real)
+    monkeypatch.setattr(runners_module, "grade_student", real)
     graded = count_grading(monkeypatch)
     report = grade_assignment(ROOT, "a1", [samples["buggy"], samples["empty"]], out, jobs=1)
     assert graded == ["empty"] and report.skipped == ["buggy"]
 
 
 def test_a_grader_failure_costs_only_that_notebook(samples, tmp_path, monkeypatch):
-    real = grade_module.grade_submission
+    real = task_module.grade_submission
 
     def crashes_on_dropout(path, *args, **kwargs):
         if Path(path).name == "Dropout.ipynb":
             raise RuntimeError("a bug in the grader")
         return real(path, *args, **kwargs)
-    monkeypatch.setattr(grade_module, "grade_submission", crashes_on_dropout)
+    monkeypatch.setattr(task_module, "grade_submission", crashes_on_dropout)
     report = grade_assignment(ROOT, "a1", [samples["buggy"]], tmp_path / "out")
     result = report.results[0]
     dropout = [u for u in result.units if u.grade_id.startswith("a1-dropout-")]
@@ -161,7 +177,7 @@ def test_a_grader_failure_costs_only_that_notebook(samples, tmp_path, monkeypatc
     assert "Dropout" in result.error and "a bug in the grader" not in result.error  # the traceback is for the staff
     assert "a bug in the grader" in (tmp_path / "out" / "grading.log").read_text()
     assert staff_note(report).startswith(f"{len(dropout)} unit(s) could not be graded automatically and scored 0 (buggy)")
-    monkeypatch.setattr(grade_module, "grade_submission", real)  # the cause is gone: the next run grades buggy again
+    monkeypatch.setattr(task_module, "grade_submission", real)  # the cause is gone: the next run grades buggy again
     graded = count_grading(monkeypatch)
     report = grade_assignment(ROOT, "a1", [samples["buggy"]], tmp_path / "out")
     assert graded == ["buggy"] and staff_note(report) is None
@@ -184,9 +200,10 @@ def test_links_into_the_course_earn_nothing_and_are_never_walked(tmp_path):
 
 def test_the_cli_grades_resumes_and_forces(samples, first_run, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["grade", "a1", str(samples["empty"]), "--out", str(out), "--root", str(ROOT)]
+    args = ["grade", "a1", str(samples["empty"]), "--out", str(out), "--root", str(ROOT), "--fixture-data"]
     assert main(args) == 0
-    assert "total" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "total" in printed and FIXTURE_WARNING in printed
     assert main(args) == 0
     assert "1 unchanged submission(s) kept their earlier results" in capsys.readouterr().out
     assert main([*args, "--force"]) == 0
@@ -223,14 +240,19 @@ def test_missing_held_out_data_stops_the_batch_before_anyone_is_graded(samples, 
         raise FileNotFoundError("CIFAR-10 file not found; get it with: python -m dl.data.download cifar10")
     with pytest.raises(GradeError, match="for grading a1-fc-best_model, a1-cnn-one_epoch_model cannot be loaded: "
                                          "CIFAR-10 file not found; get it with: python -m dl.data.download cifar10"):
-        grade_assignment(ROOT, "a1", [samples["empty"]], tmp_path / "out", data=not_downloaded)
+        assignment.grade_assignment(ROOT, "a1", [samples["empty"]], tmp_path / "out", data=not_downloaded)
     assert not (tmp_path / "out" / "empty").exists()
-    # The command, in a process of its own (this one holds the smoke data set loaded), on a machine without the data:
-    env = {key: value for key, value in os.environ.items() if key != "DL_SMOKE"} | {"DL_DATA_DIR": str(tmp_path / "no-data")}
+
+
+def test_the_instructors_smoke_mode_does_not_make_the_grader_use_the_fixture(samples, tmp_path):
+    """``DL_SMOKE=1`` left in the shell, no --fixture-data, a machine without CIFAR-10: the command wants
+    the real data (it stops before grading anyone, with the download command) and says DL_SMOKE was ignored."""
+    env = os.environ | {"DL_SMOKE": "1", "DL_DATA_DIR": str(tmp_path / "no-data")}
     cli = subprocess.run([sys.executable, "-m", "course.cli", "grade", "a1", str(samples["empty"]), "--out", str(tmp_path / "cli"),
                           "--root", str(ROOT)], env=env, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert "dl-course grade: the held-out data" in cli.stderr and "python -m dl.data.download cifar10" in cli.stderr
+    assert SMOKE_IGNORED in cli.stderr and "--fixture-data" in cli.stderr
     assert not (tmp_path / "cli" / "empty").exists()
 
 
@@ -261,7 +283,7 @@ def test_scores_go_into_the_nbgrader_gradebook_from_nbgraders_folder_layout(samp
     generate_assignment(course, "a1")
     folders = [Path(shutil.copytree(samples[name], tmp_path / "submitted" / name / "a1")) for name in ("buggy", "empty")]
 
-    args = ["grade", "a1", *map(str, folders), "--out", str(tmp_path / "out"), "--root", str(ROOT),
+    args = ["grade", "a1", *map(str, folders), "--out", str(tmp_path / "out"), "--root", str(ROOT), "--fixture-data",
             "--gradebook", str(course / "gradebook.db")]
     assert main(args) == 0
     assert "gradebook sqlite:///" in capsys.readouterr().out
@@ -275,7 +297,7 @@ def test_scores_go_into_the_nbgrader_gradebook_from_nbgraders_folder_layout(samp
 
 def test_the_score_table_summarises_a_large_class(first_run):
     from autograder.units import Unit
-    from course.grade import AssignmentReport, score_table
+    from course.grading.reports import AssignmentReport, score_table
 
     out, results = first_run
     units = [Unit(u.grade_id, u.max_score) for u in results["buggy"].units]
