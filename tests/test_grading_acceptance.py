@@ -1,9 +1,13 @@
-"""Acceptance of the pipeline on the real a1 release: nbgrader agrees with dl-course grade, and
-notebook drift (stripped metadata, deleted, duplicated or reordered cells) costs only what it breaks.
+"""Acceptance of the pipeline on the real releases: nbgrader agrees with dl-course grade on every
+assignment, and notebook drift (stripped metadata, deleted, duplicated or reordered cells) costs
+only what it breaks.
 
-The course is copied to a temporary root, released with the real nbgrader, and the sample
-submissions are generated from it (the correct one is executed as a student would, in smoke mode,
-so that it saves its trained model).
+For each assignment the course is copied to a temporary root and released with the real nbgrader;
+its sample submissions (correct, buggy, empty) go through ``nbgrader autograde``, which executes
+every notebook once, in smoke mode, in its ``autograded/<student>/<assignment>/`` folder: the
+hidden test cells run there, and the correct sample trains and saves its models as a student's
+run would. ``dl-course grade`` then grades those same folders. All tests of this module share one
+autograde run per assignment, so they run in one pytest-xdist worker (``xdist_group``).
 """
 import json
 import os
@@ -17,24 +21,59 @@ import pytest
 from course.grading.assignment import grade_assignment
 from course.manifest import load_manifest
 from course.release import release
-from course.samples import execute_notebooks, make_samples
+from course.samples import BUGS, make_samples
+
+pytestmark = pytest.mark.xdist_group("acceptance")
 
 ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_manifest(ROOT)
+ASSIGNMENTS = [a for a in COURSE.assignments if COURSE.built_notebooks(a)]
 NOTEBOOK = "FullyConnectedNets.ipynb"
-A1 = load_manifest(ROOT).built_notebooks("a1")
-TOTAL = sum(u.points for nb in A1 for u in nb.units)
+A1 = COURSE.built_notebooks("a1")
 FC_UNITS = {u.grade_id: u.points for u in A1[0].units}
 
 
+def total(assignment: str) -> float:
+    return sum(u.points for nb in COURSE.built_notebooks(assignment) for u in nb.units)
+
+
 @pytest.fixture(scope="module")
-def course_copy(tmp_path_factory, monkeypatch_module):
-    root = tmp_path_factory.mktemp("course")
+def autograded(tmp_path_factory, monkeypatch_module):
+    """``autograded(assignment)`` -> (course root, {sample: autograded folder}, nbgrader's scores),
+    made once per assignment."""
+    made = {}
+
+    def get(assignment: str):
+        if assignment not in made:
+            made[assignment] = _autograde(tmp_path_factory.mktemp(f"course-{assignment}"), assignment)
+        return made[assignment]
+
+    return get
+
+
+def _autograde(root: Path, assignment: str):
     for name in ("course", "source_notebooks"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     shutil.copy(ROOT / "nbgrader_config.py", root)
-    release(root, ["a1"])
-    samples = make_samples(root / "source_notebooks" / "a1", root / "release" / "a1", root / "samples", train_artifact=execute_notebooks)
-    return root, samples
+    release(root, [assignment])
+    samples = make_samples(root / "source_notebooks" / assignment, root / "release" / assignment, root / "samples")
+    for name, folder in samples.items():
+        shutil.copytree(folder, root / "submitted" / name / assignment)
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--create", "--force"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    from nbgrader.api import Gradebook
+
+    theirs = {name: {} for name in samples}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for name in samples:
+            for notebook in COURSE.built_notebooks(assignment):
+                nb = gradebook.find_submission_notebook(notebook.name, assignment, name)
+                theirs[name].update({g.name.removesuffix("-tests"): g.score for g in nb.grades if g.name.endswith("-tests")})
+    folders = {name: root / "autograded" / name / assignment for name in samples}
+    return root, folders, theirs
 
 
 @pytest.fixture(scope="module")
@@ -47,37 +86,25 @@ def monkeypatch_module():
     mp.undo()
 
 
-def our_scores(root, folders, out):
-    report = grade_assignment(root, "a1", list(folders), out, fixture_data=True)
+def our_scores(root, folders, out, assignment="a1"):
+    report = grade_assignment(root, assignment, list(folders), out, fixture_data=True)
     return {r.submission: {u.grade_id: u.score for u in r.units} for r in report.results}
 
 
-def test_nbgrader_autograde_agrees_with_dl_course_grade(course_copy):
-    root, samples = course_copy
-    for name, folder in samples.items():
-        shutil.copytree(folder, root / "submitted" / name / "a1")
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "a1", "--create", "--force"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-    from nbgrader.api import Gradebook
-
-    theirs = {name: {} for name in samples}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        for name in samples:
-            for notebook in A1:
-                nb = gradebook.find_submission_notebook(notebook.name, "a1", name)
-                theirs[name].update({g.name.removesuffix("-tests"): g.score for g in nb.grades if g.name.endswith("-tests")})
-    ours = our_scores(root, samples.values(), root / "grades")
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_nbgrader_autograde_agrees_with_dl_course_grade(autograded, assignment):
+    root, folders, theirs = autograded(assignment)
+    ours = our_scores(root, folders.values(), root / "grades", assignment)
     assert set(theirs) == set(ours) == {"correct", "buggy", "empty"}
-    for name in samples:
+    for name in folders:
         assert theirs[name].keys() == ours[name].keys()
         for grade_id, score in ours[name].items():
             assert theirs[name][grade_id] == pytest.approx(score, abs=1e-3), (name, grade_id)
-    assert len(ours["correct"]) == sum(len(nb.units) for nb in A1) and len(A1) == 4
-    assert sum(ours["correct"].values()) == TOTAL and sum(ours["empty"].values()) == 0
-    assert 0 < sum(ours["buggy"].values()) < TOTAL
+    units = [u for nb in COURSE.built_notebooks(assignment) for u in nb.units]
+    assert len(ours["correct"]) == len(units)
+    assert sum(ours["correct"].values()) == total(assignment) and sum(ours["empty"].values()) == 0
+    if any(u.grade_id in BUGS for u in units):
+        assert 0 < sum(ours["buggy"].values()) < total(assignment)
 
 
 def edited(folder: Path, dest: Path, edit) -> Path:
@@ -109,8 +136,8 @@ def duplicate_and_reorder(nb):
     nb["cells"].reverse()
 
 
-def test_drifted_notebooks_lose_only_what_they_break(course_copy, tmp_path):
-    root, samples = course_copy
+def test_drifted_notebooks_lose_only_what_they_break(autograded, tmp_path):
+    root, samples, _ = autograded("a1")
     correct = samples["correct"]
     folders = [
         edited(correct, tmp_path / "stripped", strip_metadata),
@@ -118,8 +145,8 @@ def test_drifted_notebooks_lose_only_what_they_break(course_copy, tmp_path):
         edited(correct, tmp_path / "shuffled", duplicate_and_reorder),
     ]
     scores = our_scores(root, folders, tmp_path / "grades")
-    assert sum(scores["stripped"].values()) == TOTAL
-    assert sum(scores["shuffled"].values()) == TOTAL
+    assert sum(scores["stripped"].values()) == total("a1")
+    assert sum(scores["shuffled"].values()) == total("a1")
     # Deleting relu_backward costs that unit, and the part of FullyConnectedNet that calls it (the
     # student's net runs with the student's layers: the reference never enters the worker); the
     # message names the missing function. Every other unit of the notebook keeps its points, and
@@ -135,9 +162,9 @@ def test_drifted_notebooks_lose_only_what_they_break(course_copy, tmp_path):
     assert "name 'relu_backward' is not defined" in fc["output"]
 
 
-def test_importing_the_reference_in_an_answer_cell_earns_nothing(course_copy, tmp_path):
+def test_importing_the_reference_in_an_answer_cell_earns_nothing(autograded, tmp_path):
     """The worker's `import dl` finds the release's student edition, whose graded bodies are stubs."""
-    root, samples = course_copy
+    root, samples, _ = autograded("a1")
 
     def cheat(nb):
         nb["cells"][unit_index(nb, "a1-fc-affine_forward")]["source"] = "from dl.layers import affine_forward\n"
