@@ -97,9 +97,10 @@ def test_held_out_data_that_cannot_be_loaded_stop_the_batch_before_it_starts(tmp
 
     def not_downloaded():
         raise FileNotFoundError("no CIFAR-10 here")
-    with pytest.raises(DataUnavailable, match="the held-out data for grading a1-fc-best_model cannot be loaded: no CIFAR-10 here"):
-        grade_batch([submission], release_path, UNITS, out_dir=tmp_path / "out", data=not_downloaded)
+    with pytest.raises(DataUnavailable, match="the held-out data set cifar10 for grading a1-fc-best_model cannot be loaded: "
+                                              "no CIFAR-10 here; get it with: python -m dl.data.download cifar10"):
+        grade_batch([submission], release_path, UNITS, out_dir=tmp_path / "out", data={"cifar10": not_downloaded})
     assert not (tmp_path / "out" / "alice").exists()
     code_only = [u for u in UNITS if u.grade_id != "a1-fc-best_model"]  # no unit needs the data: nothing is loaded
-    result, = grade_batch([submission], release_path, code_only, out_dir=tmp_path / "out", options=OPTIONS, data=not_downloaded)
+    result, = grade_batch([submission], release_path, code_only, out_dir=tmp_path / "out", options=OPTIONS, data={"cifar10": not_downloaded})
     assert result.score == sum(u.points for u in code_only)
