@@ -12,10 +12,13 @@ Public entry points:
 - :func:`autograder.nbgrader_bridge.run_unit_checks` runs the same checks inside a kernel, for
   the hidden test cells of ``nbgrader autograde``.
 - :data:`autograder.checks.REGISTRY` maps the check names of ``course/manifest.toml`` to check
-  functions; :func:`autograder.manifest.read_units` reads the units from the manifest.
+  functions, importing a topic module only when one of its checks is used;
+  :func:`autograder.manifest.read_manifest` is the one reader of the manifest;
+  :mod:`autograder.datasets` names the held-out data sets checks read.
 
 Module map: ``extraction`` (which cells run), ``protocol`` (messages), ``worker`` (runs student
 code), ``sandbox`` (bubblewrap around it), ``cgroups`` (memory and task limits per worker), ``runner``
 (starts and talks to workers), ``student`` (what checks call), ``submitted`` (which submission
-files the grader itself reads), ``checks/`` (per topic), ``options`` (every limit and its default).
+files the grader itself reads), ``checks/`` (per topic), ``datasets`` (held-out data by name),
+``manifest`` (the course manifest, typed), ``options`` (every limit and its default).
 """

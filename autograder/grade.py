@@ -14,11 +14,11 @@ import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from autograder.checks import CheckContext, run_checks
-from autograder.checks.models import default_data
-from autograder.checks.registry import DataSource, units_needing_data
+from autograder.checks.registry import datasets_needed
+from autograder.datasets import DataSource, default_sources, download_command
 from autograder.feedback import artifact_public_check, code_public_check
 from autograder.extraction import Program, build_program, with_used_notebooks
 from autograder.options import GradingOptions
@@ -41,7 +41,7 @@ def grade_submission(
     artifacts_dir: str | os.PathLike | None = None,
     timeout: float | None = None,
     options: GradingOptions | None = None,
-    data: DataSource | None = None,
+    data: Mapping[str, DataSource] | None = None,
     submission_id: str | None = None,
     uses: Sequence[tuple[str, Sequence[Unit]]] = (),
 ) -> SubmissionResult:
@@ -54,7 +54,8 @@ def grade_submission(
     - artifacts_dir: the submission's saved artifacts; default ``artifacts/`` beside the notebook.
     - timeout: seconds per request to the student's code (overrides ``options.request_timeout``).
     - options: limits and seed (:class:`~autograder.options.GradingOptions`).
-    - data: returns the held-out data for accuracy units; default: ``dl.data.get_cifar10_data()``.
+    - data: data set name -> source of the held-out data checks read (:mod:`autograder.datasets`);
+      default: the real loaders.
     - submission_id: the name used in reports (default: the notebook's path).
     - uses: ``(notebook name, its units)`` of the earlier notebooks whose code this one runs
       (the manifest's ``uses``); they are read from the folders of the submission and the
@@ -153,7 +154,7 @@ def _grade_unit(unit: Unit, program: Program, runner: ProgramRunner | None, cont
         public = (False, program.missing[unit.grade_id])
         return done("failed", 0.0, f"{program.missing[unit.grade_id]}, so it could not be graded")
     else:
-        runner.start_unit()
+        runner.start_unit(options.for_unit(unit))
         try:
             runner.ensure_loaded()
         except WorkerFailure as exc:
@@ -191,38 +192,44 @@ _loaded: dict[DataSource | tuple[str, bool], object] = {}
 _loading = threading.Lock()
 
 
-def load_once(source: DataSource | None, fixture: bool = False) -> DataSource:
-    """``source`` (default: the course's data) as a data source that loads at most once per process.
+def load_once(data: Mapping[str, DataSource] | None, fixture: bool = False) -> dict[str, DataSource]:
+    """``data`` (data set name -> source) as sources that load at most once per process.
 
-    Without ``source``, the real held-out CIFAR-10, or with ``fixture`` the generated stand-in of
-    smoke mode; ``DL_SMOKE`` is never read here. Thread-safe; the data stay loaded for the
-    process's life, so every submission of a batch (and every task a Dask worker runs) shares one
-    copy of the held-out data.
+    Without ``data``, the real loaders of :data:`autograder.datasets.DATASETS`, or with ``fixture``
+    smoke mode's generated stand-ins; ``DL_SMOKE`` is never read here. Thread-safe; the data stay
+    loaded for the process's life, so every submission of a batch (and every task a Dask worker
+    runs) shares one copy of each data set.
     """
-    key = source or ("cifar10", fixture)
-
-    def load():
-        with _loading:
-            if key not in _loaded:
-                _loaded[key] = source() if source else default_data(smoke=fixture)
-            return _loaded[key]
-    return load
+    def once(key, source: DataSource) -> DataSource:
+        def load():
+            with _loading:
+                if key not in _loaded:
+                    _loaded[key] = source()
+                return _loaded[key]
+        return load
+    if data is not None:
+        return {name: once(source, source) for name, source in data.items()}
+    return {name: once((name, fixture), source) for name, source in default_sources(smoke=fixture).items()}
 
 
 class DataUnavailable(RuntimeError):
-    """The held-out data some units are graded on cannot be loaded; a batch stops before it starts."""
+    """A data set some units are graded on cannot be loaded; a batch stops before it starts."""
 
 
-def preload_data(units: Sequence[Unit], data: DataSource) -> None:
-    """Load ``data`` (a :func:`load_once` source) now when any of ``units`` is graded on it.
+def preload_data(units: Sequence[Unit], data: Mapping[str, DataSource]) -> None:
+    """Load now every data set that a check of ``units`` reads (``data``: :func:`load_once` sources).
 
     A batch calls this before grading anyone, so that a data set that was never downloaded stops
-    it with the fix, instead of failing those units for every student. Raises DataUnavailable.
+    it with the fix, instead of failing those units for every student. Raises DataUnavailable
+    naming the data set, the units graded on it and the command that downloads it.
     """
-    users = units_needing_data(units)
-    if not users:
-        return
-    try:
-        data()
-    except Exception as exc:
-        raise DataUnavailable(f"the held-out data for grading {', '.join(users)} cannot be loaded: {exc}") from exc
+    for name, users in datasets_needed(units).items():
+        try:
+            if name not in data:
+                raise KeyError(f"no source was given for it (given: {', '.join(sorted(data)) or 'none'})")
+            data[name]()
+        except Exception as exc:
+            fix = download_command(name)
+            raise DataUnavailable(f"the held-out data set {name} for grading {', '.join(users)} cannot be loaded: {exc}"
+                                  f"{'' if fix in str(exc) else f'; get it with: {fix}'}") from exc
+

@@ -6,8 +6,8 @@ A generated test cell calls::
     run_unit_checks("a1-fc-affine_forward", globals())
 
 The unit (its checks and, for artifact units, the artifact name) is looked up by grade id in the
-course manifest, read directly with ``tomllib`` from ``<repository>/course/manifest.toml``
-(:mod:`autograder.manifest`); pass ``unit=`` or ``manifest=`` to avoid that look-up. The checks
+course manifest, read by :mod:`autograder.manifest` from ``<repository>/course/manifest.toml``
+by default; pass ``unit=`` or ``manifest=`` to avoid that look-up. The checks
 talk to the kernel's functions through an in-process session that speaks the worker's protocol,
 so inputs, outputs and comparisons are exactly those of the sandboxed grader. There is no
 sandbox here: nbgrader's path exists for compatibility, and ``dl-course grade`` is the one to
@@ -90,7 +90,7 @@ def run_unit_checks(
 
     Inputs:
     - unit: the :class:`~autograder.units.Unit`; default: looked up in the manifest.
-    - data: callable returning the held-out data of accuracy units (default: the course data).
+    - data: data set name -> source of the held-out data checks read (default: the real loaders).
     - seed: base seed of the checks (default: ``GradingOptions.seed``).
 
     Returns the points earned, ``round(fraction * unit.points, 4)``, and prints the checks'

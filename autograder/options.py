@@ -1,12 +1,19 @@
 """Every knob of the grader in one place, with its default."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.units import Unit
 
 
 @dataclass(frozen=True)
 class GradingOptions:
     """Limits and settings of one grading run.
+
+    A unit of the manifest may set its own ``time_limit_s`` and ``memory_mb``; :meth:`for_unit`
+    gives the options its requests run under.
 
     - request_timeout: seconds the worker has to answer one request (one call of a student
       function, or one batch of calls for a numerical gradient). A late reply fails the unit.
@@ -62,3 +69,19 @@ class GradingOptions:
     tmp_mb: int = 256
     submission_timeout: float = 900.0
     submission_memory_mb: int = 4096
+
+    def for_unit(self, unit: Unit) -> GradingOptions:
+        """These options with ``unit``'s own limits from the manifest in place of the defaults.
+
+        ``time_limit_s`` replaces ``unit_timeout`` and ``request_timeout`` (one request may use the
+        unit's whole time); ``memory_mb`` replaces ``memory_mb`` and raises ``submission_memory_mb``
+        to at least that much (unless that limit is off), so the cgroup does not undercut it.
+        """
+        changes: dict = {}
+        if unit.time_limit_s is not None:
+            changes.update(unit_timeout=unit.time_limit_s, request_timeout=unit.time_limit_s)
+        if unit.memory_mb is not None:
+            changes["memory_mb"] = unit.memory_mb
+            if self.submission_memory_mb:
+                changes["submission_memory_mb"] = max(self.submission_memory_mb, unit.memory_mb)
+        return replace(self, **changes) if changes else self

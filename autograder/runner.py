@@ -229,6 +229,7 @@ class ProgramRunner:
 
     def __init__(self, program: Program, names: list[str], options: GradingOptions, sandbox: Sandbox | None = None):
         self.program, self.names, self.options = program, names, options
+        self.unit_options = options  # the limits of the unit being graded (:meth:`start_unit`)
         self.sandbox = sandbox or sandboxes.resolve(options)
         self.worker: WorkerProcess | None = None
         self.cell_errors: dict[str, str] = {}
@@ -257,7 +258,7 @@ class ProgramRunner:
                 raise self._over_budget()
             attempts -= 1
             self.discard()
-            self.worker = WorkerProcess(self.options, self.sandbox)
+            self.worker = WorkerProcess(self.unit_options, self.sandbox)
             self.worker.start()
             try:
                 if self._load():
@@ -286,14 +287,26 @@ class ProgramRunner:
         self.defined = set(reply.get("value") or ())
         return True
 
-    def start_unit(self) -> None:
-        """Start the time budget of a unit: its requests together get ``options.unit_timeout`` seconds."""
-        self.deadline = min(time.monotonic() + self.options.unit_timeout, self.submission_deadline)
+    def start_unit(self, options: GradingOptions | None = None) -> None:
+        """Grade the next unit under ``options`` (default: the runner's; see :meth:`GradingOptions.for_unit`).
+
+        A worker running under other memory limits is stopped, so that the next
+        :meth:`ensure_loaded` starts one under the unit's.
+        """
+        self.unit_options = options or self.options
+        if self.worker is not None and _memory_limits(self.worker.options) != _memory_limits(self.unit_options):
+            self.discard()
 
     def student(self) -> Student:
-        """A :class:`Student` whose requests go to this worker, each bounded by the request and unit timeouts."""
+        """A :class:`Student` for the unit's checks, whose requests go to this worker.
+
+        Its time budget starts now (loading the program does not count): the requests together get
+        the unit's ``unit_timeout`` seconds, each at most its ``request_timeout``.
+        """
+        self.deadline = min(time.monotonic() + self.unit_options.unit_timeout, self.submission_deadline)
+
         def transport(request: dict) -> dict:
-            timeout = min(self.options.request_timeout, max(0.0, self.deadline - time.monotonic()))
+            timeout = min(self.unit_options.request_timeout, max(0.0, self.deadline - time.monotonic()))
             try:
                 return self.worker.request(request, timeout)
             except WorkerFailure:
@@ -302,7 +315,7 @@ class ProgramRunner:
                 if now >= self.submission_deadline:
                     raise self._over_budget() from None
                 if now >= self.deadline:
-                    raise WorkerFailure(f"the checks of this unit took longer than {self.options.unit_timeout:g} s "
+                    raise WorkerFailure(f"the checks of this unit took longer than {self.unit_options.unit_timeout:g} s "
                                         f"in all (is your code far too slow?)") from None
                 raise
         return Student(transport)
@@ -320,3 +333,8 @@ class ProgramRunner:
 
     def close(self) -> None:
         self.discard()
+
+
+def _memory_limits(options: GradingOptions) -> tuple[int, int]:
+    """The limits a worker is started with that a unit may change."""
+    return options.memory_mb, options.submission_memory_mb

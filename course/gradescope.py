@@ -11,6 +11,9 @@ needs and nothing a student should see (Gradescope never shows it to them):
 - ``release/<assignment>/``: the pristine release notebooks (setup and provided cells come from
   them) and the student edition of ``dl`` the sandboxed worker imports.
 
+``setup.sh`` also fetches the held-out data sets that the assignment's checks declare
+(``@register(..., datasets=...)``, :mod:`autograder.datasets`).
+
 ``run_autograder`` grades the submission folder as one student (``dl-course grade``) and copies
 the student's ``results.json`` into place; the hidden checks' results carry the visibility chosen
 at export (``after_published`` by default), each unit's public checks are visible at once. ``AUTOGRADER_ROOT`` (default ``/autograder``) lets the
@@ -24,6 +27,8 @@ import stat
 import zipfile
 from pathlib import Path
 
+from autograder.checks.registry import datasets_needed
+from autograder.datasets import download_command
 from autograder.reports import VISIBILITIES
 from course.manifest import load_manifest
 
@@ -41,8 +46,11 @@ apt-get install -y -q --no-install-recommends python3 python3-venv python3-pip b
 python3 -m venv .venv
 .venv/bin/pip install -q -c constraints.txt --extra-index-url https://download.pytorch.org/whl/cpu torch
 .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
-# Held-out data of the accuracy units (verified by checksum; DL_DATA_DIR picks the folder).
-.venv/bin/python -m dl.data.download cifar10
+"""
+
+FETCH_DATA = """\
+# Held-out data the checks of {units} read (verified by checksum; DL_DATA_DIR picks the folder).
+.venv/bin/{command}
 """
 
 RUN_AUTOGRADER = """\
@@ -95,7 +103,10 @@ def export_gradescope(root: str | os.PathLike, assignment: str, out: str | os.Pa
         else:
             shutil.copy2(source, folder / name)
     shutil.copytree(release_dir, folder / "release" / assignment, ignore=SKIPPED)
-    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER.format(assignment=assignment, visibility=hidden_visibility))):
+    units = [unit for notebook in course.built_notebooks(assignment) for unit in notebook.units]
+    setup = SETUP_SH + "".join(FETCH_DATA.format(units=", ".join(users), command=download_command(name))
+                               for name, users in datasets_needed(units).items())
+    for name, text in (("setup.sh", setup), ("run_autograder", RUN_AUTOGRADER.format(assignment=assignment, visibility=hidden_visibility))):
         path = folder / name
         path.write_text(text, encoding="utf-8")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

@@ -18,7 +18,7 @@ import numpy as np
 
 from autograder.checks.compare import Tally
 from autograder.checks.models import (MAX_ARTIFACT_MB, MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
-                                      compare_train_step, default_data, param_failures, saved_model_problem, weight_statistics)
+                                      compare_train_step, param_failures, saved_model_problem, weight_statistics)
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.student import Student
 from dl.models.cnn import ThreeLayerConvNet, load_conv_net
@@ -116,7 +116,7 @@ def _fit_problem(model: ThreeLayerConvNet, image_shape: tuple[int, ...]) -> str 
     return None
 
 
-@register("conv_net_one_epoch_accuracy", needs_data=True)
+@register("conv_net_one_epoch_accuracy", datasets=("cifar10",))
 def conv_net_one_epoch_accuracy(student: Student | None, rng: np.random.Generator, context: CheckContext) -> CheckResult:
     """Accuracy on the validation split of the saved model, rebuilt as a reference ``ThreeLayerConvNet``.
 
@@ -132,7 +132,7 @@ def conv_net_one_epoch_accuracy(student: Student | None, rng: np.random.Generato
         model = load_conv_net(name, directory, max_parameters=MAX_PARAMETERS, max_bytes=MAX_ARTIFACT_MB * 2**20)
     except (ValueError, FileNotFoundError) as exc:
         return CheckResult("failed", 0.0, f"artifacts/{name} cannot be used: {str(exc).replace(str(directory), 'artifacts')}")
-    data = (context.data or default_data)()
+    data = context.dataset("cifar10")
     problem = _fit_problem(model, data["X_val"].shape[1:])
     if problem:
         return CheckResult("failed", 0.0, problem)

@@ -18,7 +18,7 @@ import numpy as np
 
 from autograder.checks.compare import Tally
 from autograder.checks.models import (MAX_ARTIFACT_MB, MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
-                                      compare_train_step, default_data, param_failures, saved_model_problem, weight_statistics)
+                                      compare_train_step, param_failures, saved_model_problem, weight_statistics)
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.student import Student
 from dl.models.fc_net import FullyConnectedNet, load_fc_net
@@ -105,7 +105,7 @@ def _too_large(json_path: Path) -> str | None:
     return None
 
 
-@register("fc_best_model_accuracy", needs_data=True)
+@register("fc_best_model_accuracy", datasets=("cifar10",))
 def fc_best_model_accuracy(student: Student | None, rng: np.random.Generator, context: CheckContext) -> CheckResult:
     """Test-mode accuracy on the validation split of the saved model, rebuilt as a reference model.
 
@@ -126,7 +126,7 @@ def fc_best_model_accuracy(student: Student | None, rng: np.random.Generator, co
         return CheckResult("failed", 0.0, f"artifacts/{name} cannot be used: {str(exc).replace(str(directory), 'artifacts')}")
     except NotImplementedError as exc:
         return CheckResult("failed", 0.0, f"artifacts/{name} cannot be graded yet: {exc}")
-    data = (context.data or default_data)()
+    data = context.dataset("cifar10")
     input_dim, image_size = model.params["W1"].shape[0], int(np.prod(data["X_val"].shape[1:]))
     if image_size != input_dim:
         return CheckResult("failed", 0.0, f"the saved model takes inputs of size {input_dim}; the images have {image_size} values")

@@ -6,7 +6,7 @@
 - its ``loss`` against the reference model holding the same parameters (:func:`compare_train_step`,
   :func:`compare_scores`);
 - a saved model: its files (:func:`saved_model_problem`) and its held-out accuracy
-  (:func:`accuracy_result`; the data come from :func:`default_data` unless the context has some).
+  (:func:`accuracy_result`; the checks read the data with ``context.dataset("cifar10")``).
 """
 from __future__ import annotations
 
@@ -24,17 +24,6 @@ from autograder.submitted import refusal
 MODEL = Handle("model")
 MAX_ARTIFACT_MB = 400  # a saved model's .npz, on disk and once loaded (a compressed .npz can be far larger in memory)
 MAX_PARAMETERS = 50_000_000
-
-
-def default_data(smoke: bool | None = None) -> dict:
-    """The CIFAR-10 split the notebooks use (``dl.data.get_cifar10_data()``).
-
-    ``smoke`` True gives smoke mode's generated stand-in, False the real data set; None follows
-    ``DL_SMOKE``, as a student's kernel does (``dl-course grade`` always decides explicitly).
-    """
-    from dl.data import get_cifar10_data
-
-    return get_cifar10_data(smoke=smoke)
 
 
 def build_student_model(student: Student, constructor: str, kwargs: dict, params: dict[str, np.ndarray] | None = None) -> None:

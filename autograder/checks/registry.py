@@ -1,23 +1,32 @@
-"""The check registry: named check functions, and running a unit's checks.
+"""The check registry: named check functions, imported on demand, and running a unit's checks.
 
 A check is ``check(student, rng, context) -> CheckResult``. It chooses every input with ``rng``
 (a generator seeded per unit and check), computes the expected outputs with the reference in
 ``dl`` in this process, asks the student's program for its outputs, and compares. Its score is
 the fraction of its sub-checks that passed. A unit's score is the mean of its checks' scores.
+
+Topic modules (``autograder/checks/<topic>.py``) register their checks with ``@register("name")``.
+:data:`REGISTRY` knows which module registers each name by reading those decorator lines (no
+import), and imports a module only when one of its checks is looked up: grading a1 never imports
+torch, which later assignments' checks need.
 """
 from __future__ import annotations
 
+import ast
+import importlib
 import zlib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from autograder.datasets import DATASETS, DataSource, default_sources
 from autograder.student import Student
 from autograder.units import Unit
 
-DataSource = Callable[[], Mapping[str, np.ndarray]]
+CHECKS_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -41,39 +50,108 @@ class CheckContext:
 
     - unit: the unit being graded (artifact checks read ``unit.artifact``).
     - artifacts_dir: the submission's ``artifacts/`` folder.
-    - data: returns the held-out data (``X_val``, ``y_val`` and optionally ``X_test``,
-      ``y_test``) for accuracy checks; injectable so that tests use a generated fixture.
+    - data: data set name -> its source (:mod:`autograder.datasets`); None: the real loaders.
+      Injectable so that tests use generated fixtures. Checks read it with :meth:`dataset`.
     """
 
     unit: Unit
     artifacts_dir: Path | None = None
-    data: DataSource | None = None
+    data: Mapping[str, DataSource] | None = None
+
+    def dataset(self, name: str) -> Mapping[str, np.ndarray]:
+        """The arrays of data set ``name`` (e.g. ``X_val``, ``y_val`` of ``"cifar10"``); loads it if needed."""
+        sources = self.data if self.data is not None else default_sources()
+        if name not in sources:
+            raise KeyError(f"no source for the data set {name!r} that unit {self.unit.grade_id} is graded on; "
+                           f"known data sets: {', '.join(sorted(sources))}")
+        return sources[name]()
 
 
 Check = Callable[["Student | None", np.random.Generator, CheckContext], CheckResult]
-REGISTRY: dict[str, Check] = {}
-NEEDS_DATA: set[str] = set()  # checks that call ``context.data``
 
 
-def register(name: str, *, needs_data: bool = False) -> Callable[[Check], Check]:
+class CheckRegistry(Mapping[str, Check]):
+    """Check name -> check function; a topic module is imported the first time one of its checks is looked up.
+
+    Names are those of the ``@register("...")`` lines of ``autograder/checks/*.py`` plus any check
+    registered at run time (tests register their own).
+    """
+
+    def __init__(self) -> None:
+        self._checks: dict[str, Check] = {}
+        self.datasets: dict[str, tuple[str, ...]] = {}  # name -> data sets of the checks registered so far
+
+    def add(self, name: str, check: Check, datasets: tuple[str, ...]) -> None:
+        if name in self._checks:
+            raise ValueError(f"check {name!r} is registered twice")
+        self._checks[name] = check
+        self.datasets[name] = datasets
+
+    def module_of(self, name: str) -> str | None:
+        """The module whose decorators register ``name`` (``"autograder.checks.layers"``), or None."""
+        return _declared_modules().get(name)
+
+    def __getitem__(self, name: str) -> Check:
+        if name not in self._checks and self.module_of(name):
+            importlib.import_module(self.module_of(name))
+        return self._checks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(_declared_modules()), **dict.fromkeys(self._checks)})
+
+    def __len__(self) -> int:
+        return len(set(_declared_modules()) | set(self._checks))
+
+    def datasets_of(self, name: str) -> tuple[str, ...]:
+        """The data sets check ``name`` reads (imports its module). Raises KeyError for an unknown check."""
+        self[name]
+        return self.datasets[name]
+
+
+@cache
+def _declared_modules() -> dict[str, str]:
+    """Check name -> module, from the ``@register("name", ...)`` decorators of ``autograder/checks/*.py``."""
+    modules: dict[str, str] = {}
+    for path in sorted(CHECKS_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for decorator in node.decorator_list:
+                if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name) and decorator.func.id == "register"
+                        and decorator.args and isinstance(decorator.args[0], ast.Constant)):
+                    modules[decorator.args[0].value] = f"autograder.checks.{path.stem}"
+    return modules
+
+
+REGISTRY = CheckRegistry()
+
+
+def register(name: str, *, datasets: Sequence[str] = ()) -> Callable[[Check], Check]:
     """Decorator adding a check to :data:`REGISTRY` under ``name`` (the name the manifest uses).
 
-    ``needs_data`` marks a check that reads the held-out data, so that a batch can load them
-    before it starts (:func:`units_needing_data`).
+    ``datasets`` names the data sets the check reads with ``context.dataset(name)`` (keys of
+    :data:`autograder.datasets.DATASETS`), so that a batch loads exactly those before it starts
+    (:func:`datasets_needed`). Write the name as a string literal: the registry finds the check's
+    module by reading the decorator.
     """
+    unknown = [d for d in datasets if d not in DATASETS]
+    if unknown:
+        raise ValueError(f"check {name!r} reads {unknown}, which autograder/datasets.py does not know; "
+                         f"known: {', '.join(sorted(DATASETS))}")
+
     def add(check: Check) -> Check:
-        if name in REGISTRY:
-            raise ValueError(f"check {name!r} is registered twice")
-        REGISTRY[name] = check
-        if needs_data:
-            NEEDS_DATA.add(name)
+        REGISTRY.add(name, check, tuple(datasets))
         return check
     return add
 
 
-def units_needing_data(units: Sequence[Unit]) -> list[str]:
-    """The grade ids of ``units`` that have a check reading the held-out data."""
-    return [unit.grade_id for unit in units if NEEDS_DATA.intersection(unit.checks)]
+def datasets_needed(units: Sequence[Unit]) -> dict[str, list[str]]:
+    """Data set name -> the grade ids of ``units`` with a check that reads it (imports those checks' modules)."""
+    needed: dict[str, list[str]] = {}
+    for unit in units:
+        for dataset in dict.fromkeys(d for name in unit.checks if name in REGISTRY for d in REGISTRY.datasets_of(name)):
+            needed.setdefault(dataset, []).append(unit.grade_id)
+    return needed
 
 
 def check_rng(seed: int, grade_id: str, check_name: str) -> np.random.Generator:

@@ -2,7 +2,9 @@
 
 - ``unit`` cells of code units get the source of the unit's reference *with* its solution
   markers: nbgrader turns each region into a stub for the release, and the source notebook keeps
-  the full answer. There is one copy of every reference body, in ``dl/`` (DESIGN.md).
+  the full answer. There is one copy of every reference body, in ``dl/`` (DESIGN.md). A
+  method-level unit (``"dl.models.fc_net:FullyConnectedNet.loss"``) gets its whole class: the
+  method's solution region is the unit's answer, and the class cell keeps ``super()`` working.
 - ``provide`` cells get the sources of the named objects with the marker lines removed (their
   code kept): code the student's units plug into. ``provide="dl.layer_utils:a,b"`` names ``a``
   and ``b`` of ``dl.layer_utils``; an item with its own ``module:`` switches module. Module-level
@@ -49,19 +51,20 @@ def inline_references(nb: NotebookNode, ctx: BuildContext) -> NotebookNode:
 def reference_source(reference: str) -> str:
     """The source of a unit's reference object, dedented, with its solution markers.
 
-    Raises ``ValueError`` when the object has no solution region (its whole body would ship in
-    the student's ``dl``) or its markers are malformed.
+    For a method (``"module:Class.method"``) it is the source of the whole class, and the method
+    must hold a solution region. Raises ``ValueError`` when the object (the method) has no
+    solution region (its whole body would ship in the student's ``dl``) or its markers are malformed.
     """
     module, name = reference.split(":")
-    source = object_source(module, name)
+    graded = object_source(module, name)
     try:
-        regions = find_regions(source, reference)
+        regions = find_regions(graded, reference)
     except RegionError as exc:
         raise ValueError(str(exc)) from exc
     if not regions:
         raise ValueError(f"the reference {reference} has no ### BEGIN SOLUTION / ### END SOLUTION region; "
                          "wrap the graded part of its body in dl/ (the release would otherwise show it)")
-    return source
+    return object_source(module, name.split(".")[0]) if "." in name else graded
 
 
 def parse_provide(spec: str) -> list[tuple[str, str]]:
@@ -79,7 +82,8 @@ def parse_provide(spec: str) -> list[tuple[str, str]]:
 
 
 def object_source(module: str, name: str) -> str:
-    """Source of the top-level function, class or assignment ``name`` of ``module`` (in ``dl``), dedented.
+    """Source of the top-level function, class or assignment ``name`` of ``module`` (in ``dl``), or of
+    the method ``Class.method``, dedented.
 
     Raises ``ValueError`` naming the object when it cannot be found.
     """

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Mapping
 
-from autograder.checks.registry import DataSource
+from autograder.datasets import DataSource
 from autograder.options import GradingOptions
 from autograder.units import Unit
 from course.manifest import load_manifest
@@ -27,8 +28,9 @@ class NotebookPlan:
 class GradingPlan:
     """Everything a task needs to grade one student (plain data, so it travels to Dask workers).
 
-    ``data`` returns the held-out data of accuracy units; without it they are the real CIFAR-10
-    split, or with ``fixture_data`` the generated stand-in smoke mode uses (never a real grade).
+    ``data`` maps data set names to sources of the held-out data that checks read (see
+    :mod:`autograder.datasets`); without it they are the real data sets, or with ``fixture_data``
+    the generated stand-ins smoke mode uses (never a real grade).
     Either is loaded at most once per process.
     """
 
@@ -36,7 +38,7 @@ class GradingPlan:
     release_dir: Path
     notebooks: tuple[NotebookPlan, ...]
     options: GradingOptions
-    data: DataSource | None = None
+    data: Mapping[str, DataSource] | None = None
     fixture_data: bool = False
 
     def __post_init__(self) -> None:
@@ -48,7 +50,7 @@ class GradingPlan:
         return [unit for nb in self.notebooks for unit in nb.units]
 
 
-def grading_plan(root: Path, assignment: str, options: GradingOptions | None = None, data: DataSource | None = None,
+def grading_plan(root: Path, assignment: str, options: GradingOptions | None = None, data: Mapping[str, DataSource] | None = None,
                  fixture_data: bool = False) -> GradingPlan:
     """The plan of ``assignment`` from the manifest and ``release/<assignment>``; GradeError if it is not released."""
     course = load_manifest(root)

@@ -52,8 +52,9 @@ def fixture_images(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def held_out(model_artifacts, fixture_images):
+    """The data sources of a grading run: ``cifar10`` is the labelled fixture."""
     data = labelled_for(BEST_MODEL_ACCURACY, model_artifacts, fixture_images)
-    return lambda: data
+    return {"cifar10": lambda: data}
 
 
 @pytest.fixture(scope="session")

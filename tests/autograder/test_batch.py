@@ -101,11 +101,12 @@ def test_held_out_data_that_cannot_be_loaded_stop_the_batch_before_it_starts(tmp
 
     def not_downloaded():
         raise FileNotFoundError("no CIFAR-10 here")
-    with pytest.raises(GradeError, match="the held-out data for grading a1-fc-best_model cannot be loaded: no CIFAR-10 here"):
-        grade_class(plan_for(release_path, UNITS, data=not_downloaded), [submission], tmp_path / "out")
+    with pytest.raises(GradeError, match="the held-out data set cifar10 for grading a1-fc-best_model cannot be loaded: "
+                                         "no CIFAR-10 here; get it with: python -m dl.data.download cifar10"):
+        grade_class(plan_for(release_path, UNITS, data={"cifar10": not_downloaded}), [submission], tmp_path / "out")
     assert not (tmp_path / "out" / "alice").exists()
     code_only = [u for u in UNITS if u.grade_id != "a1-fc-best_model"]  # no unit needs the data: nothing is loaded
-    result, = grade_class(plan_for(release_path, code_only, data=not_downloaded), [submission], tmp_path / "out").results
+    result, = grade_class(plan_for(release_path, code_only, data={"cifar10": not_downloaded}), [submission], tmp_path / "out").results
     assert result.score == sum(u.points for u in code_only)
 
 

@@ -13,7 +13,7 @@ BEST = unit("a1-fc-best_model")
 
 
 def grade_artifact(folder, data):
-    return run_checks(BEST, None, CheckContext(unit=BEST, artifacts_dir=folder, data=lambda: data), seed=0)
+    return run_checks(BEST, None, CheckContext(unit=BEST, artifacts_dir=folder, data={"cifar10": lambda: data}), seed=0)
 
 
 @pytest.mark.parametrize("accuracy, score", [(0.60, 1.0), (0.50, 1.0), (0.45, 0.5), (0.40, 0.0), (0.20, 0.0)])

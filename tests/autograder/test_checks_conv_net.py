@@ -153,7 +153,7 @@ def labelled_for_convnet(accuracy: float, folder, images: dict) -> dict:
 
 
 def grade_artifact(folder, data):
-    return run_checks(ONE_EPOCH, None, CheckContext(unit=ONE_EPOCH, artifacts_dir=folder, data=lambda: data), seed=0)
+    return run_checks(ONE_EPOCH, None, CheckContext(unit=ONE_EPOCH, artifacts_dir=folder, data={"cifar10": lambda: data}), seed=0)
 
 
 def test_the_manifest_names_the_artifact():

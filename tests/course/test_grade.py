@@ -240,7 +240,7 @@ def test_missing_held_out_data_stops_the_batch_before_anyone_is_graded(samples, 
         raise FileNotFoundError("CIFAR-10 file not found; get it with: python -m dl.data.download cifar10")
     with pytest.raises(GradeError, match="for grading a1-fc-best_model, a1-cnn-one_epoch_model cannot be loaded: "
                                          "CIFAR-10 file not found; get it with: python -m dl.data.download cifar10"):
-        assignment.grade_assignment(ROOT, "a1", [samples["empty"]], tmp_path / "out", data=not_downloaded)
+        assignment.grade_assignment(ROOT, "a1", [samples["empty"]], tmp_path / "out", data={"cifar10": not_downloaded})
     assert not (tmp_path / "out" / "empty").exists()
 
 

@@ -33,6 +33,13 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_release(bundle):
     assert not any("__pycache__" in n or "/artifacts/" in n for n in names)
 
 
+def test_setup_fetches_the_data_sets_the_assignments_checks_declare(bundle):
+    setup = bundle.with_suffix("").joinpath("setup.sh").read_text()
+    fetches = [line for line in setup.splitlines() if "dl.data.download" in line and not line.startswith("#")]
+    assert fetches == [".venv/bin/python -m dl.data.download cifar10"]
+    assert "# Held-out data the checks of a1-fc-best_model, a1-cnn-one_epoch_model read" in setup
+
+
 def test_unknown_or_unreleased_assignments_are_refused(tmp_path):
     with pytest.raises(ExportError, match="no assignment 'a9'"):
         export_gradescope(REPO, "a9", tmp_path)

@@ -1,7 +1,10 @@
 """course.manifest: loading the real and a tiny manifest, and every validation error naming key and fix."""
+import re
+
 import pytest
 
 from autograder.units import Question, Unit
+from autograder.manifest import read_manifest
 from course.manifest import ManifestError, load_manifest
 from tests.course.conftest import MANIFEST, REPO, write_course
 
@@ -39,7 +42,20 @@ def test_tiny_manifest(course):
     ('reference = "dl.layers:relu_forward"', 'reference = "numpy:maximum"',
      r"outside the dl package"),
     ('reference = "dl.layers:relu_forward"', 'reference = "dl.layers.relu_forward"',
-     r'is not "module:name" of a top-level object; write e.g. reference = "dl.layers:affine_forward"'),
+     r'is not "module:name" of a top-level object or "module:Class.method"; write e.g. reference = "dl.layers:affine_forward"'),
+    ('reference = "dl.layers:relu_forward"', 'reference = "dl.models.fc_net:FullyConnectedNet.lossy"',
+     r'line 18, \[\[notebooks.Tiny.units\]\] #1 \(grade_id "t1-tiny-relu_forward"\) has a reference that does not resolve: '
+     r'class FullyConnectedNet of dl.models.fc_net defines no method "lossy"'),
+    ('reference = "dl.layers:relu_forward"', 'reference = "dl.layers:relu_forward.loss"',
+     r'dl.layers:relu_forward is a function, not a class, so it has no method "loss"'),
+    ('reference = "dl.layers:relu_forward"', 'reference = "dl.models.fc_net:FullyConnectedNet.loss.inner"',
+     r'is not "module:name" of a top-level object or "module:Class.method"'),
+    ('points = 1\nreference = "dl.layers:relu_forward"', 'points = 1\ntime_limit_s = 0\nreference = "dl.layers:relu_forward"',
+     r'#1 \(grade_id "t1-tiny-relu_forward"\) has time_limit_s = 0; it must be a positive number, e.g. time_limit_s = 120'),
+    ('points = 1\nreference = "dl.layers:relu_forward"', 'points = 1\nmemory_mb = 512.5\nreference = "dl.layers:relu_forward"',
+     r'has memory_mb = 512.5; it must be a positive whole number, e.g. memory_mb = 4096'),
+    ('points = 1\nreference = "dl.layers:relu_forward"', 'points = 1\nmemory_mb = true\nreference = "dl.layers:relu_forward"',
+     r'has memory_mb = True; it must be a positive whole number'),
     ('reference = "dl.layers:relu_forward"', 'reference = "dl.layers:np"',
      r'has reference "dl.layers:np" naming a module; a unit\'s reference is a function or class'),
     ('reference = "dl.layers:relu_forward"', 'reference = "dl.artifacts:Path"',
@@ -118,3 +134,52 @@ def test_uses_and_written_in_errors(tmp_path, old, new, message):
     write_course(tmp_path, SECOND.replace(old, new, 1))
     with pytest.raises(ManifestError, match=message):
         load_manifest(tmp_path)
+
+
+METHOD_UNIT = MANIFEST.replace('reference = "dl.layers:softmax_loss"', 'reference = "dl.models.fc_net:FullyConnectedNet.loss"\n'
+                               'time_limit_s = 2.5\nmemory_mb = 2048')
+
+
+def test_a_method_level_unit_is_defined_by_its_class_and_carries_its_limits(tmp_path):
+    write_course(tmp_path, METHOD_UNIT)
+    unit = load_manifest(tmp_path).notebooks["Later"].unit("t2-later-softmax_loss")
+    assert (unit.class_name, unit.method_name, unit.names) == ("FullyConnectedNet", "loss", ("FullyConnectedNet",))
+    assert (unit.time_limit_s, unit.memory_mb) == (2.5, 2048)
+    plain = load_manifest(tmp_path).notebooks["Tiny"].unit("t1-tiny-relu_forward")
+    assert (plain.class_name, plain.method_name, plain.names) == (None, None, ("relu_forward",))
+    assert (plain.time_limit_s, plain.memory_mb) == (None, None)
+
+
+def test_a_class_has_one_unit_per_notebook_when_one_of_them_is_a_method(tmp_path):
+    manifest = METHOD_UNIT.replace('checks = ["softmax_loss"]', '''checks = ["softmax_loss"]
+
+[[notebooks.Later.units]]
+grade_id = "t2-later-init"
+points = 1
+reference = "dl.models.fc_net:FullyConnectedNet.__init__"
+''')
+    write_course(tmp_path, manifest)
+    with pytest.raises(ManifestError, match=r'\[notebooks.Later\] has units "t2-later-softmax_loss" and "t2-later-init" in the '
+                                            r"cell of class FullyConnectedNet; .* one unit"):
+        load_manifest(tmp_path)
+
+
+def test_the_autograder_reads_the_same_manifest_without_the_course_checks(tmp_path):
+    """autograder.manifest is the one reader: it loads units with no source files, and never imports course."""
+    write_course(tmp_path, METHOD_UNIT, sources={})
+    course = read_manifest(tmp_path / "course" / "manifest.toml")
+    assert course.unit("t2-later-softmax_loss") == load_manifest_unit(METHOD_UNIT, tmp_path / "full")
+    with pytest.raises(ManifestError, match="has no source file"):
+        load_manifest(tmp_path)
+
+
+def load_manifest_unit(manifest: str, root):
+    write_course(root, manifest)
+    return load_manifest(root).notebooks["Later"].unit("t2-later-softmax_loss")
+
+
+def test_no_other_module_parses_the_manifest():
+    imports = re.compile(r"^\s*(import|from) tomllib\b", re.M)
+    readers = [p.relative_to(REPO).as_posix() for folder in ("autograder", "course", "dl")
+               for p in sorted((REPO / folder).rglob("*.py")) if imports.search(p.read_text(encoding="utf-8"))]
+    assert readers == ["autograder/manifest.py"]

@@ -1,0 +1,51 @@
+"""Held-out data that checks grade on, by name: ``cifar10`` (``coco_captions``, ``mnist``, ... to follow).
+
+A check declares the data sets it reads (``@register("...", datasets=("cifar10",))``); the
+grader loads exactly those of the units it grades, once per process, before grading anyone
+(:func:`autograder.grade.preload_data`), and the Gradescope bundle fetches them at set-up.
+Each entry names its loader as ``"module:function"``, imported only when the data set is
+loaded (a loader may need torch), and the entry of ``dl.data.download`` that fetches its files.
+Adding a data set is one line in :data:`DATASETS` plus its loader and download entry in ``dl.data``.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+DataSource = Callable[[], Mapping[str, np.ndarray]]  # loads one data set: array name -> array
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set checks can read: its loader (``"module:function"``, taking ``smoke``) and download entry."""
+
+    loader: str
+    download: str
+
+    def load(self, smoke: bool | None = None) -> Mapping[str, np.ndarray]:
+        """The data set from disk; ``smoke`` True loads smoke mode's generated stand-in, False the
+        real files, None follows ``DL_SMOKE`` (as a student's kernel does)."""
+        module, function = self.loader.split(":")
+        return getattr(importlib.import_module(module), function)(smoke=smoke)
+
+
+DATASETS: dict[str, Dataset] = {
+    # The split the notebooks use: X_train, y_train, X_val, y_val, X_test, y_test (smoke mode shrinks it).
+    "cifar10": Dataset("dl.data:get_cifar10_data", "cifar10"),
+}
+
+
+def download_command(name: str) -> str:
+    """The shell command that fetches data set ``name``, e.g. ``python -m dl.data.download cifar10``."""
+    from dl.data.download import download_command as command
+
+    return command(DATASETS[name].download)
+
+
+def default_sources(smoke: bool | None = None) -> dict[str, DataSource]:
+    """Data set name -> the source that loads it from disk with its real loader (``smoke``: see :meth:`Dataset.load`)."""
+    return {name: functools.partial(dataset.load, smoke=smoke) for name, dataset in DATASETS.items()}
