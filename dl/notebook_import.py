@@ -265,30 +265,51 @@ def rebind(obj, namespace: dict):
 
     ``rebind(fc.FullyConnectedNet, globals())`` in a notebook gives a class that behaves as if
     its cell had been run in that notebook: it calls the layer functions defined there, looked up
-    at call time. Methods, static and class methods and properties are rebound; everything else
-    (class attributes, defaults) is shared. Code using ``super()`` without arguments or closures
-    over the old class keeps referring to the original class.
+    at call time. Methods, static and class methods and properties are rebound, and zero-argument
+    ``super()`` in them refers to the copy (so an ``nn.Module`` subclass still initialises);
+    everything else (class attributes, defaults, base classes) is shared.
 
     Raises TypeError for anything but a plain function or class.
     """
     if isinstance(obj, types.FunctionType):
-        copy = types.FunctionType(obj.__code__, namespace, obj.__name__, obj.__defaults__, obj.__closure__)
-        copy.__kwdefaults__ = obj.__kwdefaults__
-        copy.__dict__.update(obj.__dict__)
-        copy.__doc__, copy.__qualname__, copy.__module__ = obj.__doc__, obj.__qualname__, namespace.get("__name__")
-        return copy
+        return _rebind_function(obj, namespace)
     if isinstance(obj, type):
-        body = {}
-        for key, value in obj.__dict__.items():
-            if key in ("__dict__", "__weakref__"):
-                continue
-            if isinstance(value, types.FunctionType):
-                value = rebind(value, namespace)
-            elif isinstance(value, (staticmethod, classmethod)):
-                value = type(value)(rebind(value.__func__, namespace))
-            elif isinstance(value, property):
-                value = property(*(rebind(f, namespace) if f else None for f in (value.fget, value.fset, value.fdel)), value.__doc__)
-            body[key] = value
-        body["__module__"] = namespace.get("__name__")
-        return type(obj)(obj.__name__, obj.__bases__, body)
+        return _rebind_class(obj, namespace)
     raise TypeError(f"rebind takes a function or a class, got {type(obj).__name__}")
+
+
+def _rebind_function(func: types.FunctionType, namespace: dict, class_cell: types.CellType | None = None) -> types.FunctionType:
+    """``func`` with globals ``namespace``; its ``__class__`` closure cell (what ``super()`` reads)
+    replaced by ``class_cell`` when given."""
+    closure = func.__closure__
+    if closure is not None and class_cell is not None:
+        closure = tuple(class_cell if name == "__class__" else cell for name, cell in zip(func.__code__.co_freevars, closure))
+    copy = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, closure)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__dict__.update(func.__dict__)
+    copy.__doc__, copy.__qualname__, copy.__module__ = func.__doc__, func.__qualname__, namespace.get("__name__")
+    return copy
+
+
+def _rebind_class(cls: type, namespace: dict) -> type:
+    class_cell = types.CellType()  # filled with the new class once it exists, as a class statement does
+
+    def copy(func):
+        return _rebind_function(func, namespace, class_cell) if isinstance(func, types.FunctionType) else func
+
+    slots = cls.__dict__.get("__slots__", ())
+    body = {}
+    for key, value in cls.__dict__.items():
+        if key in ("__dict__", "__weakref__") or (key in slots and isinstance(value, types.MemberDescriptorType)):
+            continue  # made again by type() (from __slots__ for the member descriptors)
+        if isinstance(value, types.FunctionType):
+            value = copy(value)
+        elif isinstance(value, (staticmethod, classmethod)):
+            value = type(value)(copy(value.__func__))
+        elif isinstance(value, property):
+            value = property(copy(value.fget), copy(value.fset), copy(value.fdel), value.__doc__)
+        body[key] = value
+    body["__module__"], body["__qualname__"] = namespace.get("__name__"), cls.__qualname__
+    new = type(cls)(cls.__name__, cls.__bases__, body)
+    class_cell.cell_contents = new
+    return new

@@ -137,3 +137,38 @@ def test_under_nbgrader_autograde_a_notebook_not_yet_autograded_is_read_from_the
         import_notebook("Nb.ipynb")  # outside autograde: no fallback
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert import_notebook("Nb.ipynb").double(2) == 4
+
+
+def test_rebound_classes_keep_zero_argument_super_working():
+    namespace = {"__name__": "earlier"}
+    exec("class Base:\n    def describe(self):\n        return 'base'\n"
+         "class Child(Base):\n    def describe(self):\n        return 'child of ' + super().describe() + suffix()\n"
+         "    @classmethod\n    def make(cls):\n        return super().__new__(cls)\n", namespace)
+    Child = rebind(namespace["Child"], {"__name__": "later", "suffix": lambda: "!"})
+    assert Child().describe() == "child of base!" and isinstance(Child.make(), Child)
+    assert Child.__qualname__ == "Child" and Child.__module__ == "later"
+
+
+def test_an_nn_module_from_an_earlier_notebook_is_reused_with_super(tmp_path):
+    torch = pytest.importorskip("torch")
+    source = ("class TwoLayerNet(nn.Module):\n"
+              "    def __init__(self, d_in, d_hidden):\n"
+              "        super().__init__()\n"
+              "        self.fc1, self.fc2 = nn.Linear(d_in, d_hidden), nn.Linear(d_hidden, 1)\n"
+              "    def forward(self, x):\n"
+              "        return self.fc2(activation(self.fc1(x)))\n")
+    cells = [("code", "import torch\nfrom torch import nn\n", {"dl": {"role": "setup"}}),
+             ("code", "def activation(x):\n    return torch.relu(x)\n", unit("t-activation")),
+             ("code", source, unit("t-TwoLayerNet"))]
+    path = make_notebook(tmp_path / "Earlier.ipynb", cells, units={"t-activation": ["activation"], "t-TwoLayerNet": ["TwoLayerNet"]})
+    earlier = import_notebook(path)
+    later = {"__name__": "__main__", "nn": torch.nn, "activation": lambda x: -x}  # this notebook's own activation
+    TwoLayerNet = rebind(earlier.TwoLayerNet, later)
+    torch.manual_seed(0)
+    net = TwoLayerNet(3, 4)
+    x = torch.randn(2, 3)
+    assert isinstance(net, torch.nn.Module) and len(list(net.parameters())) == 4
+    assert torch.equal(net(x), net.fc2(-net.fc1(x)))  # forward runs, with the later notebook's activation
+    original = earlier.TwoLayerNet(3, 4)
+    original.load_state_dict(net.state_dict())
+    assert torch.equal(original(x), net.fc2(torch.relu(net.fc1(x))))
