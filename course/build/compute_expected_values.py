@@ -18,7 +18,7 @@ import io
 from nbformat import NotebookNode
 
 from course.build.assign_roles import assign_roles
-from course.build.context import BuildContext, BuildError, dl_meta, role
+from course.build.context import BuildContext, BuildError, role
 from course.build.inline_references import inline_references
 from course.build.read_source import read_source
 from course.build.literals import LiteralError, to_literal
