@@ -1,19 +1,15 @@
 """Build the student's program from a submission: what the worker runs before any check.
 
-The program is, in the order of the release notebook:
+The cells are chosen by :func:`dl.program.assemble`, the rules the student's kernel and the build
+share: the imports of the release's setup cells and its provided cells (from the instructor's
+pristine copy, never the student's), and the student's cell of each graded unit, found by
+metadata or by the names the unit defines, placed where the release has it. Deleted, duplicated,
+reordered or retyped cells therefore cost only the units they break, and nothing else of the
+student's (experiments, training runs, plots, their own checks) ever runs.
 
-1. the ``import`` statements of the release's setup cells (role ``setup``; taken from the
-   instructor's pristine copy, never the student's, and without the data loading or plotting);
-2. the release's provided cells (role ``provide``), verbatim;
-
-(A release whose cells lost their roles falls back as ``dl.notebook_import`` does: the imports of
-the cells before the first unit, and the cells defining the notebook's ``metadata.dl.provided``.)
-3. the student's cell of each graded unit, found by :func:`dl.notebook_import.find_unit_cells`
-   (cell metadata first, else the names the unit defines).
-
-Placing every unit cell where the release has it makes deleted, duplicated, reordered or
-retyped cells harmless: they cost only the units they break. Cells that are not listed above
-(experiments, training runs, plots, the student's own checks) never run.
+What this module adds is what the grader tells the student: a note per unit whose cell was a
+duplicate or found by name, the units whose cell is still as released, and the cell labels of the
+feedback (``cell 7 of your notebook``).
 
 A notebook that ``uses`` earlier ones (BatchNormalization imports the student's layers and
 ``FullyConnectedNet`` from FullyConnectedNets.ipynb) runs their programs first, in the same
@@ -26,29 +22,18 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 from autograder.units import Unit
-from dl.notebook_import import cell_role, cell_source, defined_names, find_unit_cells, import_statements
+from dl import program as assembly
+from dl.program import ProgramCell
 
-
-@dataclass(frozen=True)
-class ProgramCell:
-    """One cell of the program: a label for messages, its source and the units it answers."""
-
-    label: str
-    source: str
-    units: tuple[str, ...] = ()
+__all__ = ["Program", "ProgramCell", "build_program", "code_units", "with_used_notebooks"]
 
 
 @dataclass
-class Program:
-    """The student's program, and per unit why it is missing or how it was found."""
+class Program(assembly.Program):
+    """The student's program (:class:`dl.program.Program`) with what the grader reports on it."""
 
-    cells: list[ProgramCell] = field(default_factory=list)
-    missing: dict[str, str] = field(default_factory=dict)  # grade id -> message for the student
     notes: dict[str, str] = field(default_factory=dict)  # grade id -> remark (duplicates, lost metadata)
     as_released: set[str] = field(default_factory=set)  # grade ids whose cell is still the release's (not done yet)
-
-    def unit_cell(self, grade_id: str) -> ProgramCell | None:
-        return next((c for c in self.cells if grade_id in c.units), None)
 
 
 def code_units(units: Sequence[Unit]) -> dict[str, tuple[str, ...]]:
@@ -66,48 +51,23 @@ def build_program(release_nb: Mapping, submission_nb: Mapping, units: Sequence[U
     - release_nb: the pristine release notebook (a dict from ``read_notebook``).
     - submission_nb: the student's notebook (a dict).
     - units: the notebook's graded units; artifact units are ignored here.
-    - notebook_name: used in messages.
+    - notebook_name: the notebook's file name, used in messages.
     """
     wanted = code_units(units)
-    release_cells = [(i, c) for i, c in enumerate(release_nb.get("cells", [])) if isinstance(c, dict) and c.get("cell_type") == "code"]
-    in_release = find_unit_cells(release_nb, wanted, "the release notebook").cells
-    first_unit = min((u.index for u in in_release.values()), default=len(release_nb.get("cells", [])))
-    has_roles = any(cell_role(c) for _, c in release_cells)
-    meta = release_nb.get("metadata", {}).get("dl", {}) if isinstance(release_nb.get("metadata"), dict) else {}
-    provided_names = set(meta.get("provided", [])) if isinstance(meta, dict) else set()
-
-    ordered: list[tuple[float, ProgramCell]] = []
-    for i, cell in release_cells:
-        role = cell_role(cell)
-        if role == "setup" or (not has_roles and i < first_unit):
-            imports = import_statements(cell_source(cell))
-            if imports:
-                ordered.append((i, ProgramCell(f"imports of setup cell {i + 1}", imports)))
-        elif role == "provide" or (not has_roles and provided_names and provided_names <= defined_names(cell_source(cell))):
-            ordered.append((i, ProgramCell(f"provided cell {i + 1}", cell_source(cell))))
-
-    program = Program()
-    found = find_unit_cells(submission_nb, wanted, notebook_name)
-    program.missing.update(found.missing)
-    by_index: dict[int, list[str]] = {}
-    for grade_id, unit_cell in found.cells.items():
-        by_index.setdefault(unit_cell.index, []).append(grade_id)
+    assembled = assembly.assemble(submission_nb, wanted, notebook_name, pristine=release_nb)
+    released = assembly.find_unit_cells(release_nb, wanted, notebook_name).cells
+    cells = [replace(cell, label=f"cell {cell.index + 1} of your notebook") if cell.units else cell for cell in assembled.cells]
+    program = Program(cells, assembled.missing, assembled.found)
+    for grade_id, found in assembled.found.items():
         notes = []
-        if unit_cell.duplicates:
-            notes.append(f"{unit_cell.duplicates + 1} cells of your notebook define this unit; the last one was graded")
-        if unit_cell.matched_by == "names":
+        if found.duplicates:
+            notes.append(f"{found.duplicates + 1} cells of your notebook define this unit; the last one was graded")
+        if found.matched_by == "names":
             notes.append("its cell was found by name, as the cell's metadata was lost")
         if notes:
             program.notes[grade_id] = "; ".join(notes)
-        if grade_id in in_release and unit_cell.source.strip() == in_release[grade_id].source.strip():
+        if grade_id in released and found.source.strip() == released[grade_id].source.strip():
             program.as_released.add(grade_id)
-    for index, grade_ids in by_index.items():
-        position = min(in_release[g].index if g in in_release else float("inf") for g in grade_ids)
-        label = f"cell {index + 1} of your notebook"
-        ordered.append((position, ProgramCell(label, found.cells[grade_ids[0]].source, tuple(grade_ids))))
-
-    ordered.sort(key=lambda pair: pair[0])  # stable: ties keep the release's order
-    program.cells = [cell for _, cell in ordered]
     return program
 
 

@@ -1,4 +1,4 @@
-"""Import the graded work of a notebook as a module, and the cell extraction the grader shares.
+"""Import the graded work of a notebook as a module, and reuse its classes and functions.
 
 A later notebook reuses a student's earlier work with::
 
@@ -12,23 +12,25 @@ class calls the ``batchnorm_forward`` written there, even one defined or re-run 
 
     FullyConnectedNet = rebind(fc.FullyConnectedNet, globals())
 
-Only code cells that define graded units (and the cells they need: imports and provided code)
-are executed, never training runs or plots. Cells are found by their metadata (``metadata.dl``
-written by ``dl-course build``, or nbgrader's ``grade_id``) and, when a front end dropped the
-metadata (Colab and VS Code do), by the names the unit defines, which the notebook's own
-metadata lists (``metadata.dl.units``). Duplicated cells resolve to the last one in the notebook,
-as re-running them in a kernel would.
+Which cells run is decided by :func:`dl.program.assemble`, the function the build and the grader
+use too: the imports of the setup cell, the provided cells and the unit cells, found by their
+metadata or, where a front end dropped it (Colab and VS Code do), by the names each unit defines
+(``metadata.dl.units`` lists them); never training runs, plots or checks. A missing or broken unit
+costs only its own names. Tracebacks from imported code show the notebook's lines.
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import sys
 import types
-from dataclasses import dataclass, field
+import warnings
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
+
+from dl.program import assemble, cell_source, run_program
+
+__all__ = ["NotebookImportError", "cell_source", "import_notebook", "read_notebook", "rebind"]
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 
@@ -61,185 +63,69 @@ def read_notebook(path: str | os.PathLike) -> dict:
     return nb
 
 
-def cell_source(cell: Mapping) -> str:
-    """The source of a notebook cell as one string (nbformat allows a string or a list of lines)."""
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
-def _cell_meta(cell: Mapping) -> tuple[dict, dict]:
-    meta = cell.get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    dl, nbg = meta.get("dl"), meta.get("nbgrader")
-    return (dl if isinstance(dl, dict) else {}), (nbg if isinstance(nbg, dict) else {})
-
-
-def cell_role(cell: Mapping) -> str | None:
-    """The role the build gave a cell (``setup``, ``provide``, ``unit``, ``check``, ...), if kept."""
-    dl, _ = _cell_meta(cell)
-    return dl.get("role")
-
-
-def cell_unit(cell: Mapping) -> str | None:
-    """The grade id of the unit a code cell answers, from ``metadata.dl`` or nbgrader's grade_id."""
-    dl, nbg = _cell_meta(cell)
-    if dl.get("unit") and dl.get("role", "unit") == "unit":
-        return dl["unit"]
-    if nbg.get("solution") and not nbg.get("grade") and nbg.get("grade_id"):
-        return nbg["grade_id"]
-    return None
-
-
-def _parse(source: str) -> ast.Module | None:
-    """The cell's syntax tree; None for a syntax error or code nested too deeply for the parser
-    (which raises MemoryError or RecursionError for it)."""
-    try:
-        return ast.parse(source)
-    except (SyntaxError, MemoryError, RecursionError):
-        return None
-
-
-def defined_names(source: str) -> set[str]:
-    """Names a cell defines at top level (functions, classes, assignments); empty if it does not parse."""
-    tree = _parse(source)
-    if tree is None:
-        return set()
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-    return names
-
-
-def import_statements(source: str) -> str:
-    """Only the top-level ``import`` / ``from ... import`` statements of a cell, as source.
-
-    Used to take what graded code needs from a setup cell without loading data or plotting.
-    """
-    tree = _parse(source)
-    if tree is None:
-        return ""
-    return "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
-
-
-@dataclass
-class UnitCell:
-    """Where a unit's code was found: the cell's source, its index, and how it was matched."""
-
-    source: str
-    index: int
-    matched_by: str  # "metadata" or "names"
-    duplicates: int = 0  # other cells that matched too (the last one wins)
-
-
-@dataclass
-class Extraction:
-    """Result of :func:`find_unit_cells`: found units, and a message for each one not found."""
-
-    cells: dict[str, UnitCell] = field(default_factory=dict)
-    missing: dict[str, str] = field(default_factory=dict)
-
-
-def find_unit_cells(nb: Mapping, units: Mapping[str, Sequence[str]], notebook_name: str = "the notebook") -> Extraction:
-    """Find the code cell of each unit: by metadata first, else by the names it must define.
-
-    Inputs:
-    - nb: a notebook dict (see :func:`read_notebook`).
-    - units: maps a grade id to the names its cell defines (e.g. ``{"a1-fc-adam": ["adam"]}``).
-    - notebook_name: used in messages.
-
-    A cell found by metadata is used even if it no longer defines the names (the grader then
-    reports the missing name). Among several candidates, the last one in the notebook wins.
-    """
-    code_cells = [(i, c) for i, c in enumerate(nb.get("cells", [])) if isinstance(c, dict) and c.get("cell_type") == "code"]
-    result = Extraction()
-    for grade_id, names in units.items():
-        by_meta = [(i, c) for i, c in code_cells if cell_unit(c) == grade_id]
-        if by_meta:
-            i, c = by_meta[-1]
-            result.cells[grade_id] = UnitCell(cell_source(c), i, "metadata", len(by_meta) - 1)
-            continue
-        wanted = set(names)
-        by_names = [(i, c) for i, c in code_cells if wanted and wanted <= defined_names(cell_source(c))]
-        if by_names:
-            i, c = by_names[-1]
-            result.cells[grade_id] = UnitCell(cell_source(c), i, "names", len(by_names) - 1)
-        else:
-            shown = ", ".join(f"`{n}`" for n in names) or "its code"
-            result.missing[grade_id] = f"no cell of {notebook_name} defines {shown} (unit {grade_id})"
-    return result
-
-
-def execute_cells(module_name: str, cells: Iterable[tuple[str, str]], filename: str) -> tuple[types.ModuleType, dict[str, str]]:
-    """Execute ``(label, source)`` pairs in order into a fresh module; one failure does not stop the rest.
-
-    Returns the module and ``{label: error message}`` for the cells that raised.
-    """
-    module = types.ModuleType(module_name)
-    module.__file__ = filename
-    errors: dict[str, str] = {}
-    for label, source in cells:
-        try:
-            exec(compile(source, f"{filename} [{label}]", "exec"), module.__dict__)
-        except Exception as exc:  # a student's cell may raise anything; report it and go on
-            errors[label] = f"{type(exc).__name__}: {exc}"
-    return module, errors
-
-
 def import_notebook(path: str | os.PathLike, units: Mapping[str, Sequence[str]] | None = None) -> types.ModuleType:
-    """Import the graded units of a notebook (and the imports and provided code they need).
+    """Run the program of a notebook (:func:`dl.program.assemble`) into a module and return it.
 
     Inputs:
     - path: the ``.ipynb`` file, e.g. ``"FullyConnectedNets.ipynb"`` next to the current notebook.
     - units: grade id -> names each unit defines; default: the list the build stored in the
       notebook's metadata.
 
-    Returns a module whose attributes are the notebook's definitions. Raises
-    ``NotebookImportError`` naming the notebook and the unit when a unit's cell is missing or
-    raises while it is defined.
+    Returns a module whose attributes are the notebook's definitions. A unit whose cell is missing
+    or fails costs only its own names: the rest imports, and using one of its names raises
+    ``NotebookImportError`` naming the notebook, the unit and the line that failed. A failing cell
+    whose names were defined all the same (it raised after its ``def``) gives a warning. Raises
+    ``NotebookImportError`` when the notebook cannot be read or lists no units.
     """
     path = _under_nbgrader_autograde(Path(path))
+    if not path.is_absolute() and not path.is_file():
+        raise NotebookImportError(f"notebook {path} does not exist in {Path.cwd()} (the working directory); "
+                                  f"open this notebook from the assignment folder, next to {path.name}")
     nb = read_notebook(path)
-    meta = nb.get("metadata", {}).get("dl", {}) if isinstance(nb.get("metadata"), dict) else {}
     if units is None:
-        units = meta.get("units")
+        meta = nb.get("metadata")
+        units = meta.get("dl", {}).get("units") if isinstance(meta, dict) and isinstance(meta.get("dl"), dict) else None
         if not isinstance(units, dict) or not units:
             raise NotebookImportError(f"{path.name} lists no graded units in its metadata; pass units={{grade_id: [names]}}")
-    found = find_unit_cells(nb, units, path.name)
-    if found.missing:
-        details = "; ".join(found.missing.values())
-        raise NotebookImportError(f"{details}. Complete it in {path.name} and save the notebook.")
+    program = assemble(nb, units, path.name)
+    module = types.ModuleType(f"notebook_{path.stem}")
+    module.__file__ = str(path)
+    failures = run_program(program, module.__dict__)
 
-    provided = set(meta.get("provided", []))
-    unit_indices = {u.index for u in found.cells.values()}
-    first_unit = min(unit_indices, default=0)
-    cells: list[tuple[int, str, str]] = []
-    for i, cell in enumerate(nb["cells"]):
-        if i in unit_indices or not isinstance(cell, dict) or cell.get("cell_type") != "code":
+    unavailable: dict[str, str] = {}
+    for grade_id, names in units.items():
+        cell = program.unit_cell(grade_id)
+        if cell is None:
+            reason = f"{program.missing[grade_id]}. Complete it in {path.name} and save the notebook"
+        elif cell in failures:
+            reason = (f"{cell.label} (unit {grade_id}) failed: {failures[cell]}; "
+                      f"fix it in {path.name} and save the notebook")
+        else:
             continue
-        source = cell_source(cell)
-        role = cell_role(cell)
-        if role == "provide" or (role is None and provided & defined_names(source)):
-            cells.append((i, f"provided cell {i}", source))
-        elif role == "setup" or (role is None and i < first_unit):
-            imports = import_statements(source)
-            if imports:
-                cells.append((i, f"imports of cell {i}", imports))
-    for grade_id, unit in found.cells.items():
-        cells.append((unit.index, grade_id, unit.source))
-    cells.sort(key=lambda t: t[0])
-
-    module_name = f"notebook_{path.stem}"
-    module, errors = execute_cells(module_name, [(label, src) for _, label, src in cells], str(path))
-    broken = {label: err for label, err in errors.items() if label in units}
-    if broken:
-        details = "; ".join(f"{label}: {err}" for label, err in broken.items())
-        raise NotebookImportError(f"running the graded cells of {path.name} failed ({details}); fix them there and save the notebook")
-    sys.modules[module_name] = module  # a fresh import replaces an older one
+        # as the grader does: a missing unit is missing even if another cell defines its names;
+        # a failing cell's names are usable where it defined them before failing (with a warning)
+        lost = list(names) if cell is None else [name for name in names if name not in module.__dict__]
+        for name in lost:
+            module.__dict__.pop(name, None)
+            unavailable[name] = f"`{name}` could not be imported from {path.name}: {reason}"
+        if cell is not None and not lost:
+            warnings.warn(f"{path.name}: {reason}", stacklevel=2)
+    for cell, error in failures.items():
+        if not cell.units:
+            warnings.warn(f"{path.name}: {cell.label} failed: {error}", stacklevel=2)
+    if unavailable:
+        module.__getattr__ = _unavailable(module.__name__, unavailable)
+    sys.modules[module.__name__] = module  # a fresh import replaces an older one
     return module
+
+
+def _unavailable(module_name: str, reasons: Mapping[str, str]):
+    """A module ``__getattr__`` (PEP 562) that explains why a unit's name is missing."""
+    def __getattr__(name: str):
+        if name in reasons:
+            raise NotebookImportError(reasons[name])
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+    return __getattr__
 
 
 def _under_nbgrader_autograde(path: Path) -> Path:
@@ -265,30 +151,51 @@ def rebind(obj, namespace: dict):
 
     ``rebind(fc.FullyConnectedNet, globals())`` in a notebook gives a class that behaves as if
     its cell had been run in that notebook: it calls the layer functions defined there, looked up
-    at call time. Methods, static and class methods and properties are rebound; everything else
-    (class attributes, defaults) is shared. Code using ``super()`` without arguments or closures
-    over the old class keeps referring to the original class.
+    at call time. Methods, static and class methods and properties are rebound, and zero-argument
+    ``super()`` in them refers to the copy (so an ``nn.Module`` subclass still initialises);
+    everything else (class attributes, defaults, base classes) is shared.
 
     Raises TypeError for anything but a plain function or class.
     """
     if isinstance(obj, types.FunctionType):
-        copy = types.FunctionType(obj.__code__, namespace, obj.__name__, obj.__defaults__, obj.__closure__)
-        copy.__kwdefaults__ = obj.__kwdefaults__
-        copy.__dict__.update(obj.__dict__)
-        copy.__doc__, copy.__qualname__, copy.__module__ = obj.__doc__, obj.__qualname__, namespace.get("__name__")
-        return copy
+        return _rebind_function(obj, namespace)
     if isinstance(obj, type):
-        body = {}
-        for key, value in obj.__dict__.items():
-            if key in ("__dict__", "__weakref__"):
-                continue
-            if isinstance(value, types.FunctionType):
-                value = rebind(value, namespace)
-            elif isinstance(value, (staticmethod, classmethod)):
-                value = type(value)(rebind(value.__func__, namespace))
-            elif isinstance(value, property):
-                value = property(*(rebind(f, namespace) if f else None for f in (value.fget, value.fset, value.fdel)), value.__doc__)
-            body[key] = value
-        body["__module__"] = namespace.get("__name__")
-        return type(obj)(obj.__name__, obj.__bases__, body)
+        return _rebind_class(obj, namespace)
     raise TypeError(f"rebind takes a function or a class, got {type(obj).__name__}")
+
+
+def _rebind_function(func: types.FunctionType, namespace: dict, class_cell: types.CellType | None = None) -> types.FunctionType:
+    """``func`` with globals ``namespace``; its ``__class__`` closure cell (what ``super()`` reads)
+    replaced by ``class_cell`` when given."""
+    closure = func.__closure__
+    if closure is not None and class_cell is not None:
+        closure = tuple(class_cell if name == "__class__" else cell for name, cell in zip(func.__code__.co_freevars, closure))
+    copy = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, closure)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__dict__.update(func.__dict__)
+    copy.__doc__, copy.__qualname__, copy.__module__ = func.__doc__, func.__qualname__, namespace.get("__name__")
+    return copy
+
+
+def _rebind_class(cls: type, namespace: dict) -> type:
+    class_cell = types.CellType()  # filled with the new class once it exists, as a class statement does
+
+    def copy(func):
+        return _rebind_function(func, namespace, class_cell) if isinstance(func, types.FunctionType) else func
+
+    slots = cls.__dict__.get("__slots__", ())
+    body = {}
+    for key, value in cls.__dict__.items():
+        if key in ("__dict__", "__weakref__") or (key in slots and isinstance(value, types.MemberDescriptorType)):
+            continue  # made again by type() (from __slots__ for the member descriptors)
+        if isinstance(value, types.FunctionType):
+            value = copy(value)
+        elif isinstance(value, (staticmethod, classmethod)):
+            value = type(value)(copy(value.__func__))
+        elif isinstance(value, property):
+            value = property(copy(value.fget), copy(value.fset), copy(value.fdel), value.__doc__)
+        body[key] = value
+    body["__module__"], body["__qualname__"] = namespace.get("__name__"), cls.__qualname__
+    new = type(cls)(cls.__name__, cls.__bases__, body)
+    class_cell.cell_contents = new
+    return new

@@ -1,11 +1,11 @@
 """Replace each ``reference_value(<expr>)`` in a check cell by the literal value of ``<expr>``.
 
 A check cell is executed once, at build time, in a fresh namespace holding what the reference
-solution needs and nothing else: the import statements of the notebook's setup and plain code
-cells (never their data loading or training), its provided cells and the answer cells of its code
-units with their reference bodies — first those of the notebooks it ``uses`` (the student's kernel
-gets them from ``dl.notebook_import``), then its own. Each ``reference_value(...)`` call records the value of its
-argument; the call's text is then replaced by :func:`course.build.literals.to_literal` of it,
+solution needs and nothing else: the program of the notebook as :func:`dl.program.assemble`
+chooses it for the student's kernel and the grader too (the import statements of its setup cell,
+never its data loading or training; its provided cells; the answer cells of its code units, here
+with their reference bodies), first that of each notebook it ``uses``, then its own. Each
+``reference_value(...)`` call records the value of its argument; the call's text is then replaced by :func:`course.build.literals.to_literal` of it,
 found by the call's position in the ``ast``, so the rest of the cell is left exactly as written.
 """
 from __future__ import annotations
@@ -18,11 +18,11 @@ import io
 from nbformat import NotebookNode
 
 from course.build.assign_roles import assign_roles
-from course.build.context import BuildContext, BuildError, dl_meta, role
+from course.build.context import BuildContext, BuildError, role
 from course.build.inline_references import inline_references
 from course.build.read_source import read_source
 from course.build.literals import LiteralError, to_literal
-from dl.notebook_import import import_statements
+from dl.program import assemble, run_program
 
 MARKER = "reference_value"
 _RECORD = "__dl_build_record__"
@@ -56,22 +56,17 @@ def _reference_cells(notebook, ctx: BuildContext) -> tuple[NotebookNode, BuildCo
 
 
 def _run_reference_cells(nb: NotebookNode, ctx: BuildContext, namespace: dict) -> None:
-    """Execute the imports, provided cells and reference units of ``nb`` into ``namespace``."""
-    for index, cell in enumerate(nb.cells):
-        r = role(cell)
-        if cell.cell_type != "code":
-            continue
-        if r in ("setup", "code"):
-            code, what = import_statements(cell.source), "the import statements of"
-        elif r == "provide" or (r == "unit" and ctx.notebook.unit(dl_meta(cell)["unit"]).reference is not None):
-            code, what = cell.source, "the reference code of"
-        else:
-            continue
-        try:
-            exec(compile(code, f"{ctx.where(index)}", "exec"), namespace)
-        except Exception as exc:  # any error of the reference code is reported with its cell
-            raise BuildError(f"{ctx.where(index)}: running {what} this cell to compute expected values failed: "
-                             f"{type(exc).__name__}: {exc}") from exc
+    """Run the program of ``nb`` (:func:`dl.program.assemble`, as the kernel and the grader do) into ``namespace``.
+
+    Its code units' cells hold the reference bodies here; a failing cell is an error of the course.
+    """
+    units = {u.grade_id: u.names for u in ctx.notebook.units if u.reference is not None and u.written_in is None}
+    program = assemble(nb, units, ctx.source)
+    if program.missing:
+        raise BuildError(f"{ctx.source}: {'; '.join(program.missing.values())}")
+    for cell, error in run_program(program, namespace).items():
+        what = "the import statements of" if cell.label.startswith("imports") else "the reference code of"
+        raise BuildError(f"{ctx.where(cell.index)}: running {what} this cell to compute expected values failed: {error}")
 
 
 def substitute_reference_values(source: str, namespace: dict, where: str) -> str:

@@ -1,7 +1,12 @@
 """Program extraction: which cells run, in which order, and what is reported about each unit."""
 import copy
+import re
+import warnings
+
+import pytest
 
 from autograder.extraction import build_program
+from dl.notebook_import import NotebookImportError, import_notebook
 from tests.autograder import notebooks
 from tests.autograder.notebooks import UNITS
 
@@ -116,3 +121,63 @@ def test_cells_still_as_released_are_told_apart_from_answers():
     index = notebooks.unit_cell_indices(nb, "a1-fc-adam")[0]
     nb.cells[index].source = notebooks.release_notebook().cells[index].source + "\n\n"  # as released, blank lines aside
     assert program_of(nb).as_released == {"a1-fc-adam"}
+
+
+def _with_duplicate(nb):
+    index = notebooks.unit_cell_indices(nb, "a1-fc-rmsprop")[0]
+    older = copy.deepcopy(nb.cells[index])
+    older.id, older.source = "older-copy", "# a first attempt\n" + older.source
+    nb.cells.insert(index - 2, older)
+    return nb
+
+
+def _with_syntax_error(nb):
+    nb.cells[notebooks.unit_cell_indices(nb, "a1-fc-adam")[0]].source = "def adam(w, dw, config=None):\n    return (w\n"
+    return nb
+
+
+def _with_deleted_cell(nb):
+    del nb.cells[notebooks.unit_cell_indices(nb, "a1-fc-sgd_momentum")[0]]
+    return nb
+
+
+def kernel_picks(path, names_of):
+    """Unit -> the cell number the student's kernel took it from (None: missing), seen from outside:
+    the file name its code was compiled under, or the error that using the name gives."""
+    module = import_notebook(path, names_of)
+    picks = {}
+    for grade_id, (name,) in names_of.items():
+        try:
+            obj = getattr(module, name)
+        except NotebookImportError as exc:
+            failed = re.search(r"cell (\d+) of FullyConnectedNets.ipynb \(unit", str(exc))  # else: "no cell of ... defines"
+            picks[grade_id] = int(failed.group(1)) if failed else None
+            continue
+        code = obj.__code__ if callable(obj) and hasattr(obj, "__code__") else obj.__init__.__code__
+        picks[grade_id] = int(re.fullmatch(r"<FullyConnectedNets.ipynb cell (\d+)>", code.co_filename).group(1))
+    return picks
+
+
+@pytest.mark.parametrize("variant", [
+    lambda nb: nb,
+    notebooks.strip_metadata,
+    _with_duplicate,
+    _with_syntax_error,
+    _with_deleted_cell,
+    lambda nb: notebooks.strip_metadata(_with_deleted_cell(_with_duplicate(nb))),
+], ids=["metadata-kept", "metadata-stripped", "duplicated-cell", "syntax-error", "deleted-cell", "all-at-once"])
+def test_the_kernel_and_the_grader_pick_the_same_cells(tmp_path, variant):
+    submission = variant(notebooks.submission())
+    names_of = {u.grade_id: u.names for u in notebooks.CODE_UNITS}
+    path = notebooks.write(submission, tmp_path / "FullyConnectedNets.ipynb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the kernel warns about the broken cell
+        kernel = kernel_picks(path, names_of)
+    program = program_of(submission)
+    grader = {g: (program.unit_cell(g).index + 1 if program.unit_cell(g) else None) for g in names_of}
+    assert kernel == grader
+    assert {g for g, cell in grader.items() if cell is None} == set(program.missing)
+    if variant is _with_syntax_error:
+        assert grader["a1-fc-adam"] is not None  # a broken cell is still the unit's cell: it costs that unit only
+    if variant is _with_deleted_cell:
+        assert set(program.missing) == {"a1-fc-sgd_momentum"}

@@ -1,18 +1,12 @@
-"""dl.notebook_import: reading notebooks, finding unit cells, importing a notebook's graded work."""
+"""dl.notebook_import and dl.program: reading notebooks, finding unit cells, importing a notebook's graded work."""
 import json
+import traceback
 
 import nbformat
 import pytest
 
-from dl.notebook_import import (
-    NotebookImportError,
-    defined_names,
-    find_unit_cells,
-    import_notebook,
-    import_statements,
-    read_notebook,
-    rebind,
-)
+from dl.notebook_import import NotebookImportError, import_notebook, read_notebook, rebind
+from dl.program import defined_names, find_unit_cells, import_statements
 
 UNITS = {"t-double": ["double"], "t-Scaler": ["Scaler"]}
 
@@ -83,17 +77,46 @@ def test_duplicated_cells_resolve_to_the_last(tmp_path):
     assert import_notebook(tmp_path / "Nb.ipynb").double(1) == 3
 
 
-def test_missing_unit_names_notebook_and_unit(tmp_path):
+def test_a_missing_unit_costs_only_its_names(tmp_path):
     cells = [c for c in STANDARD if "class Scaler" not in c[1]]
-    path = make_notebook(tmp_path / "Nb.ipynb", cells)
-    with pytest.raises(NotebookImportError, match=r"no cell of Nb.ipynb defines `Scaler` \(unit t-Scaler\).*Complete it in Nb.ipynb"):
-        import_notebook(path)
+    module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+    assert module.double(2) == 4
+    with pytest.raises(NotebookImportError, match=r"`Scaler` could not be imported from Nb.ipynb: no cell of Nb.ipynb defines "
+                                                  r"`Scaler` \(unit t-Scaler\). Complete it in Nb.ipynb"):
+        module.Scaler
+    with pytest.raises(AttributeError, match="no attribute 'DATA'"):
+        module.DATA
 
 
-def test_broken_unit_cell_is_reported(tmp_path):
-    cells = STANDARD[:3] + [("code", "def double(x):\n    return x\n1 / 0", unit("t-double"))] + STANDARD[4:]
-    with pytest.raises(NotebookImportError, match="t-double: ZeroDivisionError"):
-        import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+def test_a_unit_cell_that_fails_to_load_costs_only_its_names_and_says_where(tmp_path):
+    broken = "class Scaler:\n    def __init__(self, k):\n        self.k = (k\n"
+    cells = STANDARD[:5] + [("code", broken, unit("t-Scaler"))]
+    module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+    assert module.double(3) == 6 and module.helper(1) == 2  # what loaded is usable
+    with pytest.raises(NotebookImportError) as error:
+        module.Scaler
+    assert str(error.value).startswith("`Scaler` could not be imported from Nb.ipynb: cell 6 of Nb.ipynb (unit t-Scaler) failed: SyntaxError")
+    assert "line 3 of the cell: `self.k = (k`" in str(error.value) and "fix it in Nb.ipynb" in str(error.value)
+
+    raising = "class Scaler:\n    pass\nundefined_name + 1\n"  # defines the class, then raises: usable, with a warning
+    cells = STANDARD[:5] + [("code", "raise RuntimeError('no')\n" + STANDARD[5][1], unit("t-Scaler"))]
+    module = import_notebook(make_notebook(tmp_path / "Raises.ipynb", cells))
+    with pytest.raises(NotebookImportError, match=r"cell 6 of Raises.ipynb \(unit t-Scaler\) failed: RuntimeError: no \(line 1 of the cell"):
+        module.Scaler
+    cells = STANDARD[:5] + [("code", raising, unit("t-Scaler"))]
+    with pytest.warns(UserWarning, match=r"Half.ipynb: cell 6 of Half.ipynb \(unit t-Scaler\) failed: NameError.*line 3 of the cell: `undefined_name \+ 1`"):
+        module = import_notebook(make_notebook(tmp_path / "Half.ipynb", cells))
+    assert module.Scaler() is not None
+
+
+def test_tracebacks_from_imported_code_show_the_notebooks_lines(tmp_path):
+    cells = STANDARD[:3] + [("code", "def double(x):\n    y = 2 * x\n    return y / (x - x)  # the faulty line\n", unit("t-double"))] + STANDARD[4:]
+    module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+    try:
+        module.double(1)
+    except ZeroDivisionError:
+        text = traceback.format_exc()
+    assert 'File "<Nb.ipynb cell 4>", line 3, in double' in text and "return y / (x - x)  # the faulty line" in text
 
 
 @pytest.mark.parametrize(
@@ -113,9 +136,14 @@ def test_unreadable_notebooks_give_clear_errors(tmp_path, content, message):
         read_notebook(path)
 
 
-def test_missing_file(tmp_path):
+def test_missing_file(tmp_path, monkeypatch):
     with pytest.raises(NotebookImportError, match="does not exist"):
         read_notebook(tmp_path / "Nope.ipynb")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotebookImportError) as error:
+        import_notebook("FullyConnectedNets.ipynb")
+    assert str(error.value) == (f"notebook FullyConnectedNets.ipynb does not exist in {tmp_path} (the working directory); "
+                                "open this notebook from the assignment folder, next to FullyConnectedNets.ipynb")
 
 
 def test_defined_names_and_import_statements():
@@ -137,3 +165,38 @@ def test_under_nbgrader_autograde_a_notebook_not_yet_autograded_is_read_from_the
         import_notebook("Nb.ipynb")  # outside autograde: no fallback
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert import_notebook("Nb.ipynb").double(2) == 4
+
+
+def test_rebound_classes_keep_zero_argument_super_working():
+    namespace = {"__name__": "earlier"}
+    exec("class Base:\n    def describe(self):\n        return 'base'\n"
+         "class Child(Base):\n    def describe(self):\n        return 'child of ' + super().describe() + suffix()\n"
+         "    @classmethod\n    def make(cls):\n        return super().__new__(cls)\n", namespace)
+    Child = rebind(namespace["Child"], {"__name__": "later", "suffix": lambda: "!"})
+    assert Child().describe() == "child of base!" and isinstance(Child.make(), Child)
+    assert Child.__qualname__ == "Child" and Child.__module__ == "later"
+
+
+def test_an_nn_module_from_an_earlier_notebook_is_reused_with_super(tmp_path):
+    torch = pytest.importorskip("torch")
+    source = ("class TwoLayerNet(nn.Module):\n"
+              "    def __init__(self, d_in, d_hidden):\n"
+              "        super().__init__()\n"
+              "        self.fc1, self.fc2 = nn.Linear(d_in, d_hidden), nn.Linear(d_hidden, 1)\n"
+              "    def forward(self, x):\n"
+              "        return self.fc2(activation(self.fc1(x)))\n")
+    cells = [("code", "import torch\nfrom torch import nn\n", {"dl": {"role": "setup"}}),
+             ("code", "def activation(x):\n    return torch.relu(x)\n", unit("t-activation")),
+             ("code", source, unit("t-TwoLayerNet"))]
+    path = make_notebook(tmp_path / "Earlier.ipynb", cells, units={"t-activation": ["activation"], "t-TwoLayerNet": ["TwoLayerNet"]})
+    earlier = import_notebook(path)
+    later = {"__name__": "__main__", "nn": torch.nn, "activation": lambda x: -x}  # this notebook's own activation
+    TwoLayerNet = rebind(earlier.TwoLayerNet, later)
+    torch.manual_seed(0)
+    net = TwoLayerNet(3, 4)
+    x = torch.randn(2, 3)
+    assert isinstance(net, torch.nn.Module) and len(list(net.parameters())) == 4
+    assert torch.equal(net(x), net.fc2(-net.fc1(x)))  # forward runs, with the later notebook's activation
+    original = earlier.TwoLayerNet(3, 4)
+    original.load_state_dict(net.state_dict())
+    assert torch.equal(original(x), net.fc2(torch.relu(net.fc1(x))))
