@@ -375,11 +375,19 @@ def _readable_copy(library: Path) -> Path:
         return _copies[key]
 
 
+def worker_uids() -> range:
+    """The user ids this grading process gives its sandboxed workers: a block of 1000 of the
+    grader's range, chosen by the process id, so that graders running side by side on one
+    machine (or test processes) rarely share ids."""
+    first = FIRST_UID + (os.getpid() % 100) * 1000
+    return range(first, first + 1000)
+
+
 def _worker_uid() -> int:
     """A user id of the worker's own when the grader runs as root (-1: keep the grader's)."""
     if os.geteuid() != 0:
         return -1
-    return FIRST_UID + (os.getpid() % 100) * 1000 + next(_uids) % 1000
+    return worker_uids()[next(_uids) % 1000]
 
 
 def _nproc_limit(options: GradingOptions, uid: int) -> int:
