@@ -40,9 +40,11 @@ from course.manifest import Course, Notebook, load_manifest
 
 log = logging.getLogger(__name__)
 
-# What ``dl-course release`` keeps out of releases: nbgrader's default ignore list (by-products of
-# running Python and Jupyter), the ``artifacts/`` a source notebook writes when it runs, dot files.
-RELEASE_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "artifacts", ".*")
+# By-products of running Python and Jupyter in a folder (nbgrader ignores them by default).
+BYPRODUCTS = (".ipynb_checkpoints", "*.pyc", "__pycache__")
+# What ``dl-course release`` keeps out of releases: the by-products, nbgrader's feedback folder, the
+# ``artifacts/`` a source notebook writes when it runs, dot files.
+RELEASE_IGNORE = (*BYPRODUCTS, "feedback", "artifacts", ".*")
 
 STEPS = [
     assign_roles,
@@ -194,9 +196,10 @@ def _extra_files(course: Course, selected: list[Notebook], outputs: set[str], ev
     return sorted(found - produced)
 
 
-def ignored_by_release(parts: tuple[str, ...]) -> bool:
-    """Whether a path (its parts below an assignment's folder) is one the release never copies."""
-    return any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in RELEASE_IGNORE)
+def ignored_by_release(parts: tuple[str, ...], patterns: tuple[str, ...] = RELEASE_IGNORE) -> bool:
+    """Whether a path (its parts below an assignment's folder) is one the release never copies
+    (or, with ``patterns=BYPRODUCTS``, a by-product of running code)."""
+    return any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in patterns)
 
 
 def _select(course: Course, names: list[str] | None) -> list[Notebook]:
