@@ -1,7 +1,10 @@
 """nbgrader configuration of the course (read by every ``nbgrader`` command run in this folder).
 
-The build writes nbgrader source notebooks to ``source_notebooks/<assignment>/`` and
-``nbgrader generate_assignment`` writes the student versions to ``release/<assignment>/``.
+The build writes nbgrader source notebooks to ``source_notebooks/<assignment>/``, with the
+student edition of ``dl`` (``dl/``) and the check cells' reference files beside them, and
+``nbgrader generate_assignment`` writes the student versions to ``release/<assignment>/``, copying
+those files too: plain ``nbgrader generate_assignment <a>`` makes a complete release
+(``dl-course release`` is the checked way to run it).
 """
 from pathlib import Path
 

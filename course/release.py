@@ -2,32 +2,37 @@
 
 For each assignment, in order:
 
-1. the built source notebooks must be fresh and alone in their folders (``dl-course build --check``
-   would pass for them);
+1. what the build writes to ``source_notebooks/<a>/`` must be fresh and alone in its folder
+   (``dl-course build --check`` would pass for it): the notebooks, their reference files and the
+   student edition of ``dl`` (:mod:`course.build.stub_solutions`) in ``source_notebooks/<a>/dl/``;
 2. ``nbgrader generate_assignment <a> --force`` runs in the course root, configured by its
-   ``nbgrader_config.py`` (sources in ``source_notebooks/``, output in ``release/``): it clears
-   solution regions and hidden tests and locks cells;
-3. the student edition of ``dl`` is written to ``release/<a>/dl/`` (:mod:`course.build.stub_solutions`)
-   and must import from there;
+   ``nbgrader_config.py`` (sources in ``source_notebooks/``, output in ``release/``): it replaces
+   ``release/<a>/`` as a whole, clears solution regions and hidden tests, locks cells, and copies
+   every other file of ``source_notebooks/<a>/`` (so plain ``nbgrader generate_assignment <a>``
+   makes a complete release too);
+3. every such file must have arrived unchanged, and the student edition of ``dl`` must import
+   from ``release/<a>/`` (in a fresh interpreter that writes no ``__pycache__``);
 
-and finally everything under ``release/`` is scanned for leaks (:mod:`course.build.scan_leaks`).
-Any failure raises :class:`ReleaseError`; a leak leaves the files in place for inspection, and the
-message says not to publish them.
+and finally everything under ``release/`` is scanned for leaks (:mod:`course.build.scan_leaks`),
+which also refuses any file the release does not consist of, by-products such as ``__pycache__``
+included: the release never deletes them itself, because a file it did not write means someone
+ran code in ``release/`` and the folder is no longer what was built. Any failure raises
+:class:`ReleaseError`; a leak leaves the files in place for inspection, and the message says not
+to publish them.
 """
 from __future__ import annotations
 
 import logging
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.build import build_all
+from course.build.pipeline import RELEASE_IGNORE, ignored_by_release
 from course.build.scan_leaks import scan_leaks
-from course.build.stub_solutions import StubError, stub_solutions
 from course.manifest import Course, load_manifest
 
 log = logging.getLogger(__name__)
@@ -65,8 +70,8 @@ def release(root: str | Path = ".", assignments: list[str] | None = None) -> Rel
     freshness = build_all(course.root, check=True, notebooks=names)
     if not freshness.fresh:
         if freshness.extra:
-            raise ReleaseError(f"source_notebooks/ holds notebooks the build does not produce ({', '.join(freshness.extra)}); "
-                               "nbgrader would release them too: delete them or add them to course/manifest.toml")
+            raise ReleaseError(f"source_notebooks/ holds files the build does not produce ({', '.join(freshness.extra)}); "
+                               "nbgrader would release them too: delete them (notebooks: or add them to course/manifest.toml)")
         out_of_date = ", ".join(freshness.stale + freshness.missing)
         raise ReleaseError(f"source notebooks are out of date or missing ({out_of_date}); run `dl-course build` first")
     if not (course.root / "nbgrader_config.py").is_file():
@@ -76,7 +81,7 @@ def release(root: str | Path = ".", assignments: list[str] | None = None) -> Rel
     for assignment in selected:
         generate_assignment(course.root, assignment)
         folder = course.root / "release" / assignment
-        write_student_dl(course, assignment, folder / "dl")
+        check_copied_files(course.root / "source_notebooks" / assignment, folder)
         check_student_dl_imports(folder)
         report.assignments.append(assignment)
         report.files += sorted(p.relative_to(course.root).as_posix() for p in folder.rglob("*") if p.is_file())
@@ -87,10 +92,6 @@ def release(root: str | Path = ".", assignments: list[str] | None = None) -> Rel
         raise ReleaseError("the release leaks solutions or hidden tests; do not publish release/ until this is fixed:\n"
                            + "\n".join(leaks))
     return report
-
-
-# nbgrader's default ignore list, plus what must never reach students from source_notebooks/<a>/.
-RELEASE_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "artifacts", ".*")
 
 
 def generate_assignment(root: Path, assignment: str) -> None:
@@ -117,28 +118,34 @@ def generate_assignment(root: Path, assignment: str) -> None:
     log.debug("%s", done.stderr)
 
 
-def write_student_dl(course: Course, assignment: str, dest: Path) -> list[Path]:
-    """Write the student edition of ``dl`` for ``assignment`` to ``dest`` (replacing what is there)."""
-    try:
-        edition = stub_solutions(course, assignment)
-    except StubError as exc:
-        raise ReleaseError(f"cannot write the student edition of dl for {assignment}: {exc}") from exc
-    if dest.exists():
-        shutil.rmtree(dest)
-    written = []
-    for rel, text in edition.items():
-        path = dest / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+def check_copied_files(source: Path, folder: Path) -> None:
+    """Every file of ``source`` (``source_notebooks/<a>``) that is not a notebook or a by-product the
+    release ignores must be in ``folder`` (``release/<a>``) with the same bytes."""
+    problems = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.suffix != ".ipynb"):
+        rel = path.relative_to(source)
+        if ignored_by_release(rel.parts):
+            continue
+        copy = folder / rel
+        if not copy.is_file():
+            problems.append(f"{rel.as_posix()} is missing")
+        elif copy.read_bytes() != path.read_bytes():
+            problems.append(f"{rel.as_posix()} differs")
+    if problems:
+        raise ReleaseError(f"nbgrader did not copy source_notebooks/{source.name} into release/{folder.name} as it is: "
+                           + "; ".join(problems))
 
 
 def check_student_dl_imports(folder: Path) -> None:
-    """Import ``dl`` and every module of it from ``folder`` in a fresh interpreter; raise if any fails."""
+    """Import ``dl`` and every module of it from ``folder`` in a fresh interpreter; raise if any fails.
+
+    The interpreter writes no bytecode (``-B``), whatever the caller's ``PYTHONDONTWRITEBYTECODE``:
+    a ``__pycache__`` in ``folder`` would be published with the release.
+    """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["MPLBACKEND"] = "Agg"  # plotting modules are imported, never shown
-    done = subprocess.run([sys.executable, "-c", IMPORT_CHECK], cwd=folder, env=env, capture_output=True, text=True,
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    done = subprocess.run([sys.executable, "-B", "-c", IMPORT_CHECK], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=NBGRADER_TIMEOUT_S)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])

@@ -5,14 +5,17 @@ solution needs and nothing else: the program of the notebook as :func:`dl.progra
 chooses it for the student's kernel and the grader too (the import statements of its setup cell,
 never its data loading or training; its provided cells; the answer cells of its code units, here
 with their reference bodies), first that of each notebook it ``uses``, then its own. Each
-``reference_value(...)`` call records the value of its argument; the call's text is then replaced by :func:`course.build.literals.to_literal` of it,
-found by the call's position in the ``ast``, so the rest of the cell is left exactly as written.
+``reference_value(...)`` call records the value of its argument; the call's text is then replaced
+by :func:`course.build.literals.to_literal` of it (rounded to the documented precision, so that
+every machine writes the same digits), found by the call's position in the ``ast``, so the rest of
+the cell is left exactly as written. A literal written with ``np`` or ``torch`` needs the notebook
+to import that module under that name. Check cells also write large expected values to files
+with ``reference_file(...)`` (:mod:`course.build.reference_files`).
 """
 from __future__ import annotations
 
 import ast
 import contextlib
-import copy
 import io
 
 from nbformat import NotebookNode
@@ -21,7 +24,10 @@ from course.build.assign_roles import assign_roles
 from course.build.context import BuildContext, BuildError, role
 from course.build.inline_references import inline_references
 from course.build.read_source import read_source
-from course.build.literals import LiteralError, to_literal
+from course.build.literals import MODULES, LiteralError, rounded, to_literal, used_names
+from course.build.reference_files import MARKER as FILE_MARKER
+from course.build.reference_files import check_name as check_file_name
+from course.build.reference_files import file_arrays, load_expression, npz_bytes
 from dl.program import assemble, run_program
 
 MARKER = "reference_value"
@@ -30,9 +36,9 @@ _RECORD = "__dl_build_record__"
 
 def compute_expected_values(nb: NotebookNode, ctx: BuildContext) -> NotebookNode:
     for index, cell in enumerate(nb.cells):
-        if role(cell) == "check" and MARKER in cell.source:
+        if role(cell) == "check" and (MARKER in cell.source or FILE_MARKER in cell.source):
             namespace = reference_namespace(nb, ctx)
-            cell.source = substitute_reference_values(cell.source, namespace, ctx.where(index))
+            cell.source = substitute_reference_values(cell.source, namespace, ctx.where(index), ctx.files)
     return nb
 
 
@@ -69,12 +75,15 @@ def _run_reference_cells(nb: NotebookNode, ctx: BuildContext, namespace: dict) -
         raise BuildError(f"{ctx.where(cell.index)}: running {what} this cell to compute expected values failed: {error}")
 
 
-def substitute_reference_values(source: str, namespace: dict, where: str) -> str:
+def substitute_reference_values(source: str, namespace: dict, where: str, files: dict[str, bytes] | None = None) -> str:
     """Run ``source`` in ``namespace`` and return it with every ``reference_value(expr)`` replaced.
 
-    Raises ``BuildError`` (naming ``where`` and the line in the cell) when the cell does not
-    parse, a call is malformed or nested, a call never runs or gives different values on
-    different runs (in a loop), the cell raises, or a value cannot be written as a literal.
+    Each ``reference_file(name, key=expr, ...)`` call is replaced by the expression that loads the
+    file, and the file's bytes are added to ``files`` under ``name``. Raises ``BuildError``
+    (naming ``where`` and the line in the cell) when the cell does not parse, a call is malformed
+    or nested, a call never runs or gives different values on different runs (in a loop), the
+    cell raises, a value cannot be written as a literal or a file, or a file name is already in
+    ``files``.
     """
     try:
         tree = ast.parse(source)
@@ -85,13 +94,19 @@ def substitute_reference_values(source: str, namespace: dict, where: str) -> str
     values: dict[int, list] = {i: [] for i in range(len(calls))}
 
     def record(i: int, value):
-        values[i].append(copy.deepcopy(value))  # the cell may change the object afterwards
+        if calls[i].func.id == FILE_MARKER:
+            value = file_arrays(value)  # what the notebook will read back from the file
+            values[i].append(value)
+            return dict(value)
+        values[i].append(rounded(value))  # a copy: the cell may change the object afterwards
         return value
 
     namespace[_RECORD] = record
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(_Recorder(calls).visit(tree), where, "exec"), namespace)
+    except LiteralError as exc:
+        raise BuildError(f"{where}: cannot write a reference file: {exc}") from exc
     except Exception as exc:  # the check cell's own failure, reported with its location
         raise BuildError(f"{where}: the check cell raised {type(exc).__name__}: {exc} while computing its "
                          "expected values with the reference; check cells must be self-contained "
@@ -100,19 +115,32 @@ def substitute_reference_values(source: str, namespace: dict, where: str) -> str
     lines = source.splitlines(keepends=True)
     replacements = []
     for i, call in enumerate(calls):
+        marker = call.func.id
         line = f"{where}, line {call.lineno} of the cell"
         if not values[i]:
-            raise BuildError(f"{line}: reference_value(...) never ran; move it out of the branch that is skipped")
+            raise BuildError(f"{line}: {marker}(...) never ran; move it out of the branch that is skipped")
         first = lines[call.lineno - 1]
         indent = first[:len(first) - len(first.lstrip())]
         try:
-            literals = {to_literal(v, indent) for v in values[i]}
+            if marker == FILE_MARKER:
+                written = {npz_bytes(v) for v in values[i]}
+            else:
+                written = {to_literal(v, indent) for v in values[i]}
         except LiteralError as exc:
-            raise BuildError(f"{line}: cannot write the value of reference_value(...) into the notebook: {exc}") from exc
-        if len(literals) > 1:
-            raise BuildError(f"{line}: reference_value(...) ran {len(values[i])} times with different values "
+            raise BuildError(f"{line}: cannot write the value of {marker}(...) into the notebook: {exc}") from exc
+        if len(written) > 1:
+            raise BuildError(f"{line}: {marker}(...) ran {len(values[i])} times with different values "
                              "(in a loop?); compute one value per call")
-        literal = literals.pop()
+        if marker == FILE_MARKER:
+            name = call.args[0].value
+            if files is None or name in files:
+                raise BuildError(f"{line}: {name} is already written by another reference_file(...) call of "
+                                 "this assignment; give each file one call and its own name")
+            files[name] = written.pop()
+            literal = load_expression(name)
+        else:
+            literal = written.pop()
+        _check_modules(literal, namespace, line)
         if literal.startswith("-") and id(call) in tight:
             literal = f"({literal})"  # -1.0 ** 2 would not mean (-1.0) ** 2
         replacements.append((call, literal))
@@ -125,20 +153,39 @@ def substitute_reference_values(source: str, namespace: dict, where: str) -> str
     return "".join(lines)
 
 
+def _check_modules(literal: str, namespace: dict, line: str) -> None:
+    """The notebook must import the modules a literal is written with (``np``, ``torch``) under those names."""
+    for name in sorted(used_names(literal) & MODULES.keys()):
+        module = namespace.get(name)
+        if getattr(module, "__name__", None) != MODULES[name]:
+            raise BuildError(f"{line}: the expected value is written as {literal[:40]}..., which needs "
+                             f"`import {MODULES[name]}{'' if name == MODULES[name] else ' as ' + name}` in the "
+                             "notebook's setup cell; add it there")
+
+
 def _find_calls(tree: ast.Module, where: str) -> list[ast.Call]:
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == MARKER]
+    markers = (MARKER, FILE_MARKER)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in markers]
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == MARKER and not any(node is c.func for c in calls):
-            raise BuildError(f"{where}, line {node.lineno} of the cell: reference_value is only valid as a call, "
-                             "reference_value(<expression>)")
+        if isinstance(node, ast.Name) and node.id in markers and not any(node is c.func for c in calls):
+            form = "(<expression>)" if node.id == MARKER else '("<name>.npz", key=<expression>, ...)'
+            raise BuildError(f"{where}, line {node.lineno} of the cell: {node.id} is only valid as a call, {node.id}{form}")
     for call in calls:
-        if len(call.args) != 1 or call.keywords or isinstance(call.args[0], ast.Starred):
-            raise BuildError(f"{where}, line {call.lineno} of the cell: reference_value takes exactly one "
-                             "expression, reference_value(<expression>)")
-        inner = [n for n in ast.walk(call.args[0]) if n in calls]
+        at = f"{where}, line {call.lineno} of the cell"
+        if call.func.id == MARKER and (len(call.args) != 1 or call.keywords or isinstance(call.args[0], ast.Starred)):
+            raise BuildError(f"{at}: reference_value takes exactly one expression, reference_value(<expression>)")
+        if call.func.id == FILE_MARKER:
+            name = call.args[0].value if len(call.args) == 1 and isinstance(call.args[0], ast.Constant) else None
+            if name is None or not call.keywords or any(k.arg is None for k in call.keywords):
+                raise BuildError(f"{at}: reference_file takes the file name as a string and the values as "
+                                 "keywords, reference_file(\"<name>.npz\", key=<expression>, ...)")
+            problem = check_file_name(name)
+            if problem:
+                raise BuildError(f"{at}: {problem}")
+        inner = [n for n in ast.walk(call) if n in calls and n is not call]
         if inner:
-            raise BuildError(f"{where}, line {inner[0].lineno} of the cell: reference_value(...) inside another "
-                             "reference_value(...); use one call")
+            raise BuildError(f"{where}, line {inner[0].lineno} of the cell: {inner[0].func.id}(...) inside "
+                             f"{call.func.id}(...); use one call")
     return sorted(calls, key=lambda c: (c.lineno, c.col_offset))
 
 
@@ -156,7 +203,8 @@ def _operands(tree: ast.Module) -> set[int]:
 
 
 class _Recorder(ast.NodeTransformer):
-    """Rewrites call number i, ``reference_value(expr)``, into ``__dl_build_record__(i, expr)``."""
+    """Rewrites call number i into ``__dl_build_record__(i, expr)``: ``reference_value(expr)`` as it is,
+    ``reference_file(name, k=expr, ...)`` with ``expr`` the dict ``{"k": expr, ...}``."""
 
     def __init__(self, calls: list[ast.Call]):
         self.index = {id(c): i for i, c in enumerate(calls)}
@@ -165,7 +213,11 @@ class _Recorder(ast.NodeTransformer):
         self.generic_visit(node)
         if id(node) not in self.index:
             return node
-        new = ast.Call(ast.Name(_RECORD, ast.Load()), [ast.Constant(self.index[id(node)]), node.args[0]], [])
+        if node.func.id == FILE_MARKER:
+            value = ast.Dict([ast.Constant(k.arg) for k in node.keywords], [k.value for k in node.keywords])
+        else:
+            value = node.args[0]
+        new = ast.Call(ast.Name(_RECORD, ast.Load()), [ast.Constant(self.index[id(node)]), value], [])
         return ast.fix_missing_locations(ast.copy_location(new, node))
 
 

@@ -31,12 +31,15 @@ class BuildContext:
     - course, notebook: the manifest and this notebook's entry.
     - lines: the source line of each cell's ``# %%`` header (``None`` when unknown).
     - provided: names defined by the ``provide`` cells (filled by ``inline_references``).
+    - files: the reference files written next to the notebook, name -> bytes (filled by
+      ``compute_expected_values``).
     """
 
     course: Course
     notebook: Notebook
     lines: list[int | None] = field(default_factory=list)
     provided: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def source(self) -> str:

@@ -10,14 +10,20 @@ Two checks on every file:
   the file (for notebooks: of its cells' sources and text outputs).
 
 Files outside an assignment's folder are scanned as if nothing were revealed. A third check keeps
-anything else out: an assignment's folder may hold only its notebooks and the ``.py`` files of
-its ``dl/`` (a trained model or a data file written beside a source notebook is refused).
+anything else out: an assignment's folder may hold only its notebooks, the ``.py`` files of its
+``dl/`` and the reference files its notebooks' check cells declare (``reference_file("<name>",
+...)``, :mod:`course.build.reference_files`). A trained model or a data file written beside a
+source notebook is refused, and so is any by-product of running code in ``release/``
+(``__pycache__``, ``.ipynb_checkpoints``): the scan reports them rather than deleting them, since
+they mean the folder is no longer exactly what was built (``dl-course release`` replaces it).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from course.build.pipeline import BYPRODUCTS, ignored_by_release
+from course.build.reference_files import declared_files
 from course.build.stub_solutions import dl_folder, dl_sources, owned_regions
 from course.manifest import Course
 
@@ -98,15 +104,30 @@ def scan_leaks(release_dir: str | Path, course: Course) -> list[str]:
         for description, block in cache[revealed]:
             if f"\n{block}\n" in haystack:
                 problems.append(f"{shown}: contains {description}")
-        if not _expected_file(rel, course):
-            problems.append(f"{shown}: not a notebook of the assignment or a module of its dl/")
+        if ignored_by_release(rel.parts, BYPRODUCTS):
+            problems.append(f"{shown}: a by-product of running code in release/ (bytecode, checkpoints); "
+                            "run `dl-course release` again, which replaces the folder")
+        elif not _expected_file(rel, course):
+            problems.append(f"{shown}: not a notebook of the assignment, a module of its dl/ or one of its reference files")
     return problems
 
 
 def _expected_file(rel: Path, course: Course) -> bool:
-    """Whether ``release/<rel>`` may exist: ``<a>/<Notebook>.ipynb`` or ``<a>/dl/**.py``."""
+    """Whether ``release/<rel>`` may exist: ``<a>/<Notebook>.ipynb``, ``<a>/dl/**.py`` or ``<a>/<reference file>``."""
     if len(rel.parts) < 2 or rel.parts[0] not in course.assignments:
         return False
     if len(rel.parts) == 2:
-        return rel.suffix == ".ipynb" and rel.stem in course.assignments[rel.parts[0]].notebooks
+        if rel.suffix == ".ipynb":
+            return rel.stem in course.assignments[rel.parts[0]].notebooks
+        return rel.name in _reference_files(course, rel.parts[0])
     return rel.parts[1] == "dl" and rel.suffix == ".py"
+
+
+def _reference_files(course: Course, assignment: str) -> set[str]:
+    """The names of the reference files the notebooks of ``assignment`` declare."""
+    names: set[str] = set()
+    for notebook in course.built_notebooks(assignment):
+        source = course.root / notebook.source
+        if source.is_file():
+            names |= declared_files(source.read_text(encoding="utf-8"))
+    return names

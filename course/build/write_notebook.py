@@ -21,9 +21,10 @@ def notebook_text(nb: NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` (creating folders) unless it already holds exactly that; True if written."""
-    data = text.encode("utf-8")
+def write_if_changed(path: Path, data: str | bytes) -> bool:
+    """Write ``data`` (text is written as UTF-8) to ``path`` (creating folders) unless it already holds
+    exactly that; True if written."""
+    data = data.encode("utf-8") if isinstance(data, str) else data
     if path.is_file() and path.read_bytes() == data:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import dl.layer_utils
 from course.build.assign_roles import assign_roles
 from course.build.compute_expected_values import compute_expected_values, substitute_reference_values
 from course.build.context import BuildError
+from course.build.literals import rounded
 from course.build.inline_references import inline_references
 from tests.course.conftest import TINY, run_steps, source_notebook
 
@@ -26,7 +27,8 @@ def test_check_cell_values_come_from_the_reference(course):
     assert check.source.startswith(before) and check.source.endswith(after)  # everything else untouched
     literal = check.source[len(before):len(check.source) - len(after)]
     assert literal.startswith("np.array(")
-    np.testing.assert_array_equal(eval(literal, {"np": np}), expected)  # exact, not approximately
+    np.testing.assert_array_equal(eval(literal, {"np": np}), rounded(expected))  # exactly the rounded value
+    np.testing.assert_allclose(eval(literal, {"np": np}), expected, rtol=5e-11, atol=0)
 
 
 def test_the_namespace_holds_imports_but_not_setup_work(course):
@@ -74,11 +76,12 @@ def test_the_cell_prints_nothing_at_build_time(capsys):
 @pytest.mark.parametrize("source, message", [
     ("for i in range(2):\n    v = reference_value(i)\n", r"line 2 of the cell: reference_value\(...\) ran 2 times with different values"),
     ("if False:\n    v = reference_value(1)\n", r"line 2 of the cell: reference_value\(...\) never ran"),
-    ("v = reference_value(reference_value(1))\n", r"reference_value\(...\) inside another reference_value"),
+    ("v = reference_value(reference_value(1))\n", r"reference_value\(...\) inside reference_value"),
     ("v = reference_value(1, 2)\n", r"reference_value takes exactly one expression"),
     ("f = reference_value\n", r"reference_value is only valid as a call"),
     ("v = reference_value(np.zeros(1001))\n", r"line 1 of the cell: cannot write .*1001 numbers, over the limit of 1000"),
-    ("v = reference_value({'a': 1})\n", r"values of type builtins.dict cannot be written as a literal"),
+    ("v = reference_value({1: 1})\n", r"dict keys must be strings"),
+    ("v = reference_value(object())\n", r"values of type builtins.object cannot be written as a literal"),
     ("x = 1\nv = reference_value(undefined_name)\n", r"the check cell raised NameError: name 'undefined_name' is not defined"),
     ("v = reference_value(1\n", r"line 1 of the check cell does not parse"),
 ])
@@ -92,3 +95,48 @@ def test_broken_reference_code_is_reported_with_its_cell(course):
     nb, ctx = source_notebook(course, text=text)
     with pytest.raises(BuildError, match=r"cell 5\): running the import statements of this cell to compute expected values failed: ModuleNotFoundError"):
         run_steps(nb, ctx, [assign_roles, inline_references, compute_expected_values])
+
+
+def test_machine_noise_in_the_last_bits_gives_the_same_literal():
+    assert run("v = reference_value(1.4983496695842708)\n") == run("v = reference_value(1.4983496695842702)\n")
+
+
+def test_literals_need_their_module_imported_by_the_notebook():
+    import torch
+
+    assert run("v = reference_value(torch.ones(2))\n", {"torch": torch}) == "v = torch.tensor([1.0, 1.0], dtype=torch.float32)\n"
+    with pytest.raises(BuildError, match=r"line 2 of the cell: .*needs `import torch` in the notebook's setup cell"):
+        run("import torch as th\nv = reference_value(th.ones(2))\n", {"x": 0})
+    with pytest.raises(BuildError, match=r"needs `import numpy as np`"):
+        run("import numpy\nv = reference_value(numpy.ones(2))\n", {"x": 0})
+
+
+def test_reference_file_writes_the_arrays_and_the_cell_loads_them():
+    import torch
+
+    from course.build.reference_files import read_npz
+
+    files: dict[str, bytes] = {}
+    source = ('torch.manual_seed(0)\nchecks = reference_file("gan-checks.npz", logits=torch.randn(10, 1, dtype=torch.float64),\n'
+              '                        loss=torch.tensor(0.5), n=3)\nprint(checks["loss"])\n')
+    out = substitute_reference_values(source, {"np": np, "torch": torch}, WHERE, files)
+    assert out == 'torch.manual_seed(0)\nchecks = dict(np.load(\'gan-checks.npz\', allow_pickle=False))\nprint(checks["loss"])\n'
+    arrays = read_npz(files["gan-checks.npz"])
+    assert list(arrays) == ["logits", "loss", "n"]
+    torch.manual_seed(0)
+    np.testing.assert_array_equal(arrays["logits"], rounded(torch.randn(10, 1, dtype=torch.float64).numpy()))
+    assert arrays["loss"].dtype == np.float32 and arrays["loss"].shape == () and arrays["n"] == 3
+
+
+@pytest.mark.parametrize("source, message", [
+    ('c = reference_file(name, a=1)\n', r"reference_file takes the file name as a string"),
+    ('c = reference_file("c.npz")\n', r"reference_file takes the file name as a string"),
+    ('c = reference_file("../c.npz", a=1)\n', r"the file name must be a string literal like"),
+    ('c = reference_file("c.npz", a=np.array(["s"]))\n', r"cannot write a reference file: a= has dtype <U1"),
+    ('c = reference_file("c.npz", a=reference_value(1))\n', r"reference_value\(...\) inside reference_file"),
+    ('for i in range(2):\n    c = reference_file("c.npz", a=i)\n', r"line 2 of the cell: reference_file\(...\) ran 2 times"),
+    ('c = reference_file("c.npz", a=1)\nd = reference_file("c.npz", a=1)\n', r"line 2 of the cell: c.npz is already written"),
+])
+def test_reference_file_errors(source, message):
+    with pytest.raises(BuildError, match=message):
+        substitute_reference_values(source, {"np": np}, WHERE, {})

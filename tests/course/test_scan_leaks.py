@@ -52,7 +52,34 @@ def test_files_other_than_notebooks_and_dl_modules_are_refused(clean_release, co
     (clean_release / "t1" / "artifacts").mkdir()
     (clean_release / "t1" / "artifacts" / "best.npz").write_bytes(b"PK\x03\x04")
     (problem,) = scan_leaks(clean_release, course)
-    assert problem == "release/t1/artifacts/best.npz: not a notebook of the assignment or a module of its dl/"
+    assert problem == "release/t1/artifacts/best.npz: not a notebook of the assignment, a module of its dl/ or one of its reference files"
+
+
+def test_bytecode_and_checkpoints_written_by_someone_else_are_refused(clean_release, course):
+    pyc = clean_release / "t1" / "dl" / "__pycache__" / "layers.cpython-311.pyc"
+    pyc.parent.mkdir()
+    pyc.write_bytes(b"\0")
+    (clean_release / "t1" / ".ipynb_checkpoints").mkdir()
+    (clean_release / "t1" / ".ipynb_checkpoints" / "Tiny-checkpoint.ipynb").write_text("{}")
+    problems = scan_leaks(clean_release, course)
+    assert problems == [
+        "release/t1/.ipynb_checkpoints/Tiny-checkpoint.ipynb: a by-product of running code in release/ (bytecode, "
+        "checkpoints); run `dl-course release` again, which replaces the folder",
+        "release/t1/dl/__pycache__/layers.cpython-311.pyc: a by-product of running code in release/ (bytecode, "
+        "checkpoints); run `dl-course release` again, which replaces the folder"]
+
+
+def test_only_declared_reference_files_may_sit_beside_the_notebooks(tmp_path, clean_release):
+    from course.manifest import load_manifest
+    from tests.course.conftest import LATER, TINY, write_course
+
+    check = '\n# %% role="check"\nc = reference_file("tiny-checks.npz", x=np.zeros(2))\n'
+    course = load_manifest(write_course(tmp_path / "root", sources={"t1/Tiny": TINY + check, "t2/Later": LATER}))
+    for name in ("t1/tiny-checks.npz", "t2/tiny-checks.npz", "t1/other.npz"):
+        (clean_release / name).write_bytes(b"PK")
+    problems = scan_leaks(clean_release, course)
+    assert [p.split(":")[0] for p in problems] == ["release/t1/other.npz", "release/t2/tiny-checks.npz"]
+    assert "one of its reference files" in problems[0]
 
 
 def test_normalize():
