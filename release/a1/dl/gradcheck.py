@@ -71,7 +71,7 @@ def rel_error_max(x, y, eps: float = 1e-10) -> float:
     - a Python float; exactly 0.0 for identical inputs.
     """
     difference, size_x, size_y = _differences(x, y)
-    return float(difference.max(initial=0.0) / max(eps, (size_x + size_y).max(initial=0.0)))
+    return float(difference.max(initial=0.0) / np.maximum(eps, (size_x + size_y).max(initial=0.0)))
 
 
 def rel_error_scaled(got, expected, floor: float = 1e-8) -> float:
@@ -85,7 +85,7 @@ def rel_error_scaled(got, expected, floor: float = 1e-8) -> float:
     - a Python float; 0.0 for identical (or empty) inputs.
     """
     difference, _, size_expected = _differences(got, expected)
-    return float(difference.max(initial=0.0) / max(floor, size_expected.max(initial=0.0)))
+    return float(difference.max(initial=0.0) / np.maximum(floor, size_expected.max(initial=0.0)))
 
 
 def _evaluate_around(f, x: np.ndarray, ix: tuple, h: float):
