@@ -1,14 +1,22 @@
 """Numerical gradients and relative errors, for numpy and for torch.
 
-Two relative-error definitions live here and must not be confused (CURRICULUM §2.1):
+The relative errors form one family, built on one shape-checked difference (:func:`_differences`);
+its members must not be confused (CURRICULUM §2.1):
 
 - :func:`rel_error` is element-wise: ``max |x - y| / max(1e-8, |x| + |y|)``. Every numpy notebook
   uses it.
 - :func:`rel_error_max` is global: ``max |x - y| / max(clamp(|x| + |y|, min=eps))``.
+- :func:`rel_error_scaled` measures ``got`` against the size of ``expected``:
+  ``max |got - expected| / max(1e-8, max |expected|)``. The autograder uses it: a correct answer
+  summed in another order can differ from the reference on an element that is almost zero, which
+  the element-wise form would count as a large error.
+
+All three refuse arrays of different shapes instead of broadcasting them.
 
 The numerical-gradient functions perturb ``x`` **in place** and restore it afterwards, so a
 function that closes over ``x`` instead of using its argument still sees the perturbation.
 Our own checks always use the argument (``lambda xx: layer(xx, w, b)[0]``).
+:func:`check_model_gradients` runs the check of every parameter of a model.
 """
 from __future__ import annotations
 
@@ -24,17 +32,30 @@ def _to_numpy(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+def _differences(x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``|x - y|``, ``|x|`` and ``|y|`` as float64 arrays of the inputs' common shape.
+
+    Raises ValueError when the shapes differ: a (1, M) array compared with an (M,) one would
+    otherwise broadcast to (M, M) and measure something else.
+    """
+    x, y = _to_numpy(x), _to_numpy(y)
+    if x.shape != y.shape:
+        raise ValueError(f"relative error of arrays whose shapes {x.shape} and {y.shape} differ; "
+                         f"compare arrays of the same shape (reshape or index the one that is off)")
+    return np.abs(x - y), np.abs(x), np.abs(y)
+
+
 def rel_error(x, y) -> float:
     """Maximum element-wise relative error ``|x - y| / max(1e-8, |x| + |y|)``.
 
     Inputs:
-    - x, y: numpy arrays, torch tensors or Python scalars of the same (broadcastable) shape.
+    - x, y: numpy arrays, torch tensors or Python scalars of the same shape.
 
     Returns:
-    - a Python float; 0.0 for identical inputs.
+    - a Python float; 0.0 for identical (or empty) inputs.
     """
-    x, y = _to_numpy(x), _to_numpy(y)
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+    difference, size_x, size_y = _differences(x, y)
+    return float(np.max(difference / np.maximum(1e-8, size_x + size_y), initial=0.0))
 
 
 def rel_error_max(x, y, eps: float = 1e-10) -> float:
@@ -48,9 +69,22 @@ def rel_error_max(x, y, eps: float = 1e-10) -> float:
     Returns:
     - a Python float; exactly 0.0 for identical inputs.
     """
-    x, y = _to_numpy(x), _to_numpy(y)
-    denominator = np.maximum(np.abs(x) + np.abs(y), eps).max()
-    return float(np.abs(x - y).max() / denominator)
+    difference, size_x, size_y = _differences(x, y)
+    return float(difference.max(initial=0.0) / np.maximum(eps, (size_x + size_y).max(initial=0.0)))
+
+
+def rel_error_scaled(got, expected, floor: float = 1e-8) -> float:
+    """Largest difference relative to the largest expected magnitude: ``max |got - expected| / max(floor, max |expected|)``.
+
+    Inputs:
+    - got, expected: numpy arrays, torch tensors or Python scalars of the same shape.
+    - floor: lower bound of the denominator, so that an expected array of zeros is usable.
+
+    Returns:
+    - a Python float; 0.0 for identical (or empty) inputs.
+    """
+    difference, _, size_expected = _differences(got, expected)
+    return float(difference.max(initial=0.0) / np.maximum(floor, size_expected.max(initial=0.0)))
 
 
 def _evaluate_around(f, x: np.ndarray, ix: tuple, h: float):
@@ -148,9 +182,44 @@ def grad_check_sparse(
         fxph, fxmh = _evaluate_around(f, x, ix, h)
         numerical = (fxph - fxmh) / (2 * h)
         analytic = analytic_grad[ix]
-        error = abs(numerical - analytic) / max(1e-12, abs(numerical) + abs(analytic))
-        errors.append(float(error))
+        error = rel_error(numerical, analytic)
+        errors.append(error)
         print(f"numerical: {numerical:f} analytic: {analytic:f}, relative error: {error:e}")
+    return errors
+
+
+def check_model_gradients(model, X: np.ndarray, y: np.ndarray, h: float = 1e-5) -> dict[str, float]:
+    """Compare a model's analytic gradients with numerical ones, one parameter at a time.
+
+    For every name in ``model.params`` that ``model.loss`` returns a gradient for (in sorted
+    order), prints ``<name> relative error: <error>``, where the error is :func:`rel_error`
+    between the centred-difference gradient of the loss and the analytic one.
+
+    Inputs:
+    - model: follows the model contract of :mod:`dl.solver`: ``model.params`` maps names to
+      arrays, ``model.loss(X, y)`` returns ``(loss, grads)`` with ``grads[name]`` shaped like
+      ``model.params[name]``. Each parameter is perturbed in place and restored.
+    - X: inputs, shape (N, ...) as the model expects; y: labels, shape (N,).
+    - h: step of the centred differences.
+
+    Returns:
+    - a dict mapping each checked name to its relative error, in the printed order.
+    """
+    _, grads = model.loss(X, y)
+    errors = {}
+    for name in sorted(grads):
+        param = model.params[name]
+        if np.shape(grads[name]) != np.shape(param):
+            raise ValueError(f"model.loss returned grads[{name!r}] of shape {np.shape(grads[name])} for "
+                             f"params[{name!r}] of shape {np.shape(param)}; each gradient has its parameter's shape")
+
+        def loss_at(value, name=name):
+            model.params[name] = value  # the very array being perturbed
+            return model.loss(X, y)[0]
+
+        numerical = eval_numerical_gradient(loss_at, param, verbose=False, h=h)
+        errors[name] = rel_error(numerical, grads[name])
+        print(f"{name} relative error: {errors[name]:.2e}")
     return errors
 
 

@@ -1,9 +1,9 @@
-"""Sub-checks shared by all checks: tallies, comparisons of outputs and batched numerical gradients.
+"""Sub-checks shared by all checks: tallies, comparisons of outputs, batched numerical gradients, a guard of the global RNG.
 
-Relative error here is ``max |got - expected| / max(1e-8, max |expected|)``: the largest
-difference measured against the size of the expected array. Unlike the element-wise form of
-``dl.gradcheck.rel_error`` it does not fail a correct implementation whose summation order
-differs on an element that happens to be almost zero.
+Relative error here is :func:`dl.gradcheck.rel_error_scaled`,
+``max |got - expected| / max(1e-8, max |expected|)``: the largest difference measured against the
+size of the expected array. Unlike the element-wise ``dl.gradcheck.rel_error`` it does not fail a
+correct implementation whose summation order differs on an element that happens to be almost zero.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 from autograder.checks.registry import CheckResult
 from autograder.student import StudentError
 from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
+from dl.gradcheck import rel_error_scaled as relative_error
 
 MAX_FAILURES_SHOWN = 3
 
@@ -60,6 +61,16 @@ class Tally:
         return CheckResult.from_score(self.passed / self.total, summary)
 
 
+@contextmanager
+def keep_global_rng():
+    """Restore numpy's global RNG after reference code that reseeds it (a seeded dropout does)."""
+    state = np.random.get_state()
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def describe_shapes(**arrays) -> str:
     """``"x of shape (3, 4), w (4, 5)"`` for a message."""
     parts = [f"{name} {np.shape(value)}" for name, value in arrays.items()]
@@ -76,12 +87,6 @@ def describe_value(value) -> str:
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
-def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
-    """Largest absolute difference relative to the largest expected magnitude (see the module docstring)."""
-    diff = np.abs(np.asarray(got, dtype=np.float64) - np.asarray(expected, dtype=np.float64))
-    return float(diff.max(initial=0.0) / max(1e-8, float(np.abs(expected).max(initial=0.0))))
-
-
 def as_float_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
     """``value`` as a float64 array; raises StudentError if it is not numeric or has the wrong shape."""
     if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, dict, list, tuple)):
@@ -92,6 +97,12 @@ def as_float_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
     if shape is not None and array.shape != tuple(shape):
         raise StudentError(f"{what} has shape {array.shape}; expected {tuple(shape)}")
     return array.astype(np.float64)
+
+
+def dtype_problem(value, dtype, what: str, inputs: str) -> str | None:
+    """None when ``value`` has ``dtype``; else a message asking to keep the dtype of x."""
+    got = np.asarray(value).dtype
+    return None if got == dtype else f"{what} has dtype {got} for {np.dtype(dtype).name} inputs ({inputs}); keep the dtype of x"
 
 
 def mismatch(what: str, got, expected, tol: float, inputs: str = "") -> str | None:

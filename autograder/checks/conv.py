@@ -21,23 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.compare import Tally, describe_shapes, describe_value, mismatch, student_numerical_gradient
+from autograder.checks.backward import check_backward
+from autograder.checks.compare import Tally, describe_shapes, dtype_problem, mismatch
 from autograder.checks.registry import CheckContext, CheckResult, register
-from autograder.protocol import Handle
-from autograder.student import Student, StudentError
+from autograder.student import Student
 from dl import layers
 
 TOL = 1e-7  # float64 outputs computed in another order agree to ~1e-13; a real bug is far larger
 GRAD_TOL = 1e-6  # centred differences (h = 1e-5) of these piecewise-linear or smooth layers agree to ~1e-9
 F32_TOL = 1e-4  # float32 outputs against the float64 reference on the same values: ~1e-6 in practice
 BANNED = ["dl.fast_layers", "scipy.signal", "torch"]  # a naive layer must do its own loops
-
-
-def _tuple_of(got, count: int, name: str, names: str) -> tuple:
-    """``got`` as a tuple of ``count`` items, or a StudentError saying what the function returned."""
-    if not isinstance(got, (tuple, list)) or len(got) != count:
-        raise StudentError(f"{name} returned {describe_value(got)}; expected a tuple {names}")
-    return tuple(got)
 
 
 def _sizes(rng: np.random.Generator, kernel: tuple[int, int], stride: int, pad: int) -> tuple[int, int]:
@@ -96,21 +89,9 @@ def conv_backward_naive(student: Student, rng: np.random.Generator, context: Che
     ]
     for case in cases:
         x, w, b, conv_param, inputs = _conv_inputs(rng, **case)
-        expected_out = layers.conv_forward_naive(x, w, b, conv_param)[0]
-        dout = rng.standard_normal(expected_out.shape)
-        with tally.case(6, f"conv_backward_naive on {inputs}"):
-            student.call("conv_forward_naive", x, w, b, conv_param, store={"cache": 1}, reply="none", banned=BANNED)
-            got = _tuple_of(student.call("conv_backward_naive", dout, Handle("cache"), banned=BANNED),
-                            3, "conv_backward_naive", "(dx, dw, db)")
-            expected = layers.conv_backward_naive(dout, (x, w, b, conv_param))
-            for name, value, ref in zip(("dx", "dw", "db"), got, expected):
-                tally.add(mismatch(name, value, ref, TOL, inputs))
-            args = (x, w, b, conv_param)
-            for position, (name, value) in enumerate(zip(("dx", "dw", "db"), got)):
-                numerical = student_numerical_gradient(
-                    lambda stacked, p=position: student.map("conv_forward_naive", args, over=p, values=stacked, reply=0, banned=BANNED),
-                    args[position], dout, what="out of conv_forward_naive")
-                tally.add(mismatch(name, value, numerical, GRAD_TOL, f"{inputs}, against the numerical gradient of your conv_forward_naive"))
+        dout = rng.standard_normal(layers.conv_forward_naive(x, w, b, conv_param)[0].shape)
+        check_backward(tally, student, "conv_forward_naive", "conv_backward_naive", (x, w, b, conv_param), dout, ("dx", "dw", "db"),
+                       inputs, reference=layers, tol=TOL, grad_tol=GRAD_TOL, banned=BANNED)
     return tally.result()
 
 
@@ -151,14 +132,8 @@ def max_pool_backward_naive(student: Student, rng: np.random.Generator, context:
     for ph, pw, stride, n in cases:
         x, pool_param, inputs = _pool_inputs(rng, ph, pw, stride, n)
         dout = rng.standard_normal(layers.max_pool_forward_naive(x, pool_param)[0].shape)
-        with tally.case(2, f"max_pool_backward_naive on {inputs}"):
-            student.call("max_pool_forward_naive", x, pool_param, store={"cache": 1}, reply="none", banned=BANNED)
-            dx = student.call("max_pool_backward_naive", dout, Handle("cache"), banned=BANNED)
-            tally.add(mismatch("dx", dx, layers.max_pool_backward_naive(dout, (x, pool_param)), TOL, inputs))
-            numerical = student_numerical_gradient(
-                lambda stacked: student.map("max_pool_forward_naive", (x, pool_param), over=0, values=stacked, reply=0, banned=BANNED),
-                x, dout, what="out of max_pool_forward_naive")
-            tally.add(mismatch("dx", dx, numerical, GRAD_TOL, f"{inputs}, against the numerical gradient of your max_pool_forward_naive"))
+        check_backward(tally, student, "max_pool_forward_naive", "max_pool_backward_naive", (x, pool_param), dout, ("dx",),
+                       inputs, reference=layers, tol=TOL, grad_tol=GRAD_TOL, banned=BANNED)
     return tally.result()
 
 
@@ -177,11 +152,6 @@ def _images(rng: np.random.Generator, shape: tuple[int, ...], dtype=np.float64) 
 def _image_shape(rng: np.random.Generator, n: int | None = None, c: int | None = None) -> tuple[int, int, int, int]:
     h = int(rng.integers(2, 5))
     return (int(rng.integers(2, 4)) if n is None else n, int(rng.integers(2, 5)) if c is None else c, h, h + int(rng.integers(1, 3)))
-
-
-def _dtype_problem(value, dtype, what: str, inputs: str) -> str | None:
-    got = np.asarray(value).dtype
-    return None if got == dtype else f"{what} has dtype {got} for {np.dtype(dtype).name} inputs ({inputs}); keep the dtype of x"
 
 
 def _bn_param_copy(bn_param: dict) -> dict:
@@ -244,7 +214,7 @@ def spatial_batchnorm_forward(student: Student, rng: np.random.Generator, contex
         expected = layers.spatial_batchnorm_forward(x.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64),
                                                     {"mode": "train"})[0]
         tally.add(mismatch("out", out, expected, F32_TOL, inputs))
-        tally.add(_dtype_problem(out, np.float32, "out", inputs))
+        tally.add(dtype_problem(out, np.float32, "out", inputs))
     return tally.result()
 
 
@@ -258,25 +228,9 @@ def spatial_batchnorm_backward(student: Student, rng: np.random.Generator, conte
         gamma, beta = rng.standard_normal(shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
         dout = rng.standard_normal(shape).astype(dtype)
         inputs = f"{np.dtype(dtype).name} {describe_shapes(x=x, gamma=gamma, beta=beta)}, mode 'train'"
-        with tally.case(6 if dtype is np.float64 else 4, f"spatial_batchnorm_backward on {inputs}"):
-            student.call("spatial_batchnorm_forward", x, gamma, beta, {"mode": "train"}, store={"cache": 1}, reply="none")
-            got = _tuple_of(student.call("spatial_batchnorm_backward", dout, Handle("cache")),
-                            3, "spatial_batchnorm_backward", "(dx, dgamma, dbeta)")
-            wide = [a.astype(np.float64) for a in (x, gamma, beta, dout)]
-            cache = layers.spatial_batchnorm_forward(*wide[:3], {"mode": "train"})[1]
-            expected = layers.spatial_batchnorm_backward(wide[3], cache)
-            for name, value, ref in zip(("dx", "dgamma", "dbeta"), got, expected):
-                tally.add(mismatch(name, value, ref, TOL if dtype is np.float64 else F32_TOL, inputs))
-            if dtype is np.float32:
-                tally.add(_dtype_problem(got[0], np.float32, "dx", inputs))
-                continue
-            args = (x, gamma, beta, {"mode": "train"})
-            for position, (name, value) in enumerate(zip(("dx", "dgamma", "dbeta"), got)):
-                numerical = student_numerical_gradient(
-                    lambda stacked, p=position: student.map("spatial_batchnorm_forward", args, over=p, values=stacked, reply=0),
-                    args[position], dout, what="out of spatial_batchnorm_forward")
-                tally.add(mismatch(name, value, numerical, GRAD_TOL,
-                                   f"{inputs}, against the numerical gradient of your spatial_batchnorm_forward"))
+        check_backward(tally, student, "spatial_batchnorm_forward", "spatial_batchnorm_backward", (x, gamma, beta, {"mode": "train"}),
+                       dout, ("dx", "dgamma", "dbeta"), inputs, reference=layers,
+                       tol=TOL if dtype is np.float64 else F32_TOL, grad_tol=GRAD_TOL if dtype is np.float64 else None)
     return tally.result()
 
 
@@ -313,7 +267,7 @@ def spatial_groupnorm_forward(student: Student, rng: np.random.Generator, contex
                                                         G, dict(gn_param))[0]
             tally.add(mismatch("out", out, expected, TOL if dtype is np.float64 else F32_TOL, inputs))
             if dtype is np.float32:
-                tally.add(_dtype_problem(out, np.float32, "out", inputs))
+                tally.add(dtype_problem(out, np.float32, "out", inputs))
     return tally.result()
 
 
@@ -324,23 +278,7 @@ def spatial_groupnorm_backward(student: Student, rng: np.random.Generator, conte
     for groups, dtype, n in (("one", np.float64, None), ("all", np.float64, 1), ("between", np.float64, None), ("between", np.float32, None)):
         x, gamma, beta, G, inputs = _groupnorm_inputs(rng, groups, dtype, n)
         dout = rng.standard_normal(x.shape).astype(dtype)
-        with tally.case(6 if dtype is np.float64 else 4, f"spatial_groupnorm_backward on {inputs}"):
-            student.call("spatial_groupnorm_forward", x, gamma, beta, G, {}, store={"cache": 1}, reply="none")
-            got = _tuple_of(student.call("spatial_groupnorm_backward", dout, Handle("cache")),
-                            3, "spatial_groupnorm_backward", "(dx, dgamma, dbeta)")
-            wide = [a.astype(np.float64) for a in (x, gamma, beta, dout)]
-            cache = layers.spatial_groupnorm_forward(*wide[:3], G, {})[1]
-            expected = layers.spatial_groupnorm_backward(wide[3], cache)
-            for name, value, ref in zip(("dx", "dgamma", "dbeta"), got, expected):
-                tally.add(mismatch(name, value, ref, TOL if dtype is np.float64 else F32_TOL, inputs))
-            if dtype is np.float32:
-                tally.add(_dtype_problem(got[0], np.float32, "dx", inputs))
-                continue
-            args = (x, gamma, beta, G, {})
-            for position, (name, value) in enumerate(zip(("dx", "dgamma", "dbeta"), got)):
-                numerical = student_numerical_gradient(
-                    lambda stacked, p=position: student.map("spatial_groupnorm_forward", args, over=p, values=stacked, reply=0),
-                    args[position], dout, what="out of spatial_groupnorm_forward")
-                tally.add(mismatch(name, value, numerical, GRAD_TOL,
-                                   f"{inputs}, against the numerical gradient of your spatial_groupnorm_forward"))
+        check_backward(tally, student, "spatial_groupnorm_forward", "spatial_groupnorm_backward", (x, gamma, beta, G, {}),
+                       dout, ("dx", "dgamma", "dbeta"), inputs, reference=layers,
+                       tol=TOL if dtype is np.float64 else F32_TOL, grad_tol=GRAD_TOL if dtype is np.float64 else None)
     return tally.result()

@@ -10,11 +10,10 @@
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 
-from autograder.checks.compare import Tally, as_float_array, describe_shapes, describe_value, mismatch, student_numerical_gradient
+from autograder.checks.backward import check_backward
+from autograder.checks.compare import Tally, as_float_array, describe_shapes, describe_value, keep_global_rng, mismatch
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.protocol import Handle
 from autograder.student import Student
@@ -24,16 +23,6 @@ TOL = 1e-7
 GRAD_TOL = 1e-6
 ZERO_FRACTION_TOL = 0.01  # over 7 standard errors of the fraction of zeros of 150,000 units
 MEAN_TOL = 0.05  # relative; the output mean of a correct layer is within about 1% of the input mean here
-
-
-@contextmanager
-def keep_global_rng():
-    """Restore numpy's global RNG after reference code that reseeds it (a seeded dropout does)."""
-    state = np.random.get_state()
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
 
 
 def reference_dropout(x: np.ndarray, dropout_param: dict):
@@ -131,15 +120,8 @@ def dropout_backward(student: Student, rng: np.random.Generator, context: CheckC
     for param in ({"mode": "train", "p": float(rng.uniform(0.2, 0.8)), "seed": int(rng.integers(0, 2**31 - 1))},
                   {"mode": "test", "p": float(rng.uniform(0.2, 0.8))}):
         x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
-        inputs = f"{describe_shapes(x=x)}, {_describe_param(param)}"
-        with tally.case(2, f"dropout_backward on {inputs}"):
-            student.call("dropout_forward", x, param, store={"cache": 1}, reply="none")
-            dx = student.call("dropout_backward", dout, Handle("cache"))
-            tally.add(mismatch("dx", dx, layers.dropout_backward(dout, reference_dropout(x, param)[1]), TOL, inputs))
-            numerical = student_numerical_gradient(
-                lambda stacked: student.map("dropout_forward", (x, param), over=0, values=stacked, reply=0), x, dout,
-                what="out of dropout_forward")
-            tally.add(mismatch("dx", dx, numerical, GRAD_TOL, f"{inputs}, against the numerical gradient of your dropout_forward"))
+        check_backward(tally, student, "dropout_forward", "dropout_backward", (x, param), dout, ("dx",),
+                       f"{describe_shapes(x=x)}, {_describe_param(param)}", reference=layers, tol=TOL, grad_tol=GRAD_TOL)
 
     # Without a seed: dx must use the mask of the forward call that made the cache (out / x).
     x, dout = rng.standard_normal(shape), rng.standard_normal(shape)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.compare import Tally
-from autograder.checks.dropout import keep_global_rng
+from autograder.checks.compare import Tally, keep_global_rng
 from autograder.checks.fc_net import TOL, _describe
 from autograder.checks.models import MODEL, build_student_model, compare_scores, compare_train_step, param_failures
 from autograder.checks.registry import CheckContext, CheckResult, register

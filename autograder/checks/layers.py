@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.checks.backward import check_backward
 from autograder.checks.compare import Tally, as_float_array, describe_shapes, describe_value, mismatch, student_numerical_gradient
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.protocol import Handle
@@ -45,21 +46,8 @@ def affine_backward(student: Student, rng: np.random.Generator, context: CheckCo
     tally = Tally()
     for k in (1, 3):
         x, w, b, dout = _affine_inputs(rng, k)
-        inputs = describe_shapes(x=x, w=w, b=b)
-        with tally.case(6, f"affine_backward on {inputs}"):
-            student.call("affine_forward", x, w, b, store={"cache": 1}, reply="none")
-            got = student.call("affine_backward", dout, Handle("cache"))
-            if not isinstance(got, (tuple, list)) or len(got) != 3:
-                raise StudentError(f"affine_backward returned {describe_value(got)}; expected a tuple (dx, dw, db)")
-            expected = layers.affine_backward(dout, (x, w, b))
-            for name, value, ref in zip(("dx", "dw", "db"), got, expected):
-                tally.add(mismatch(name, value, ref, TOL, inputs))
-            args = (x, w, b)
-            for position, (name, value) in enumerate(zip(("dx", "dw", "db"), got)):
-                numerical = student_numerical_gradient(
-                    lambda stacked, p=position: student.map("affine_forward", args, over=p, values=stacked, reply=0),
-                    args[position], dout, what="out of affine_forward")
-                tally.add(mismatch(name, value, numerical, GRAD_TOL, f"{inputs}, against the numerical gradient of your affine_forward"))
+        check_backward(tally, student, "affine_forward", "affine_backward", (x, w, b), dout, ("dx", "dw", "db"),
+                       describe_shapes(x=x, w=w, b=b), reference=layers, tol=TOL, grad_tol=GRAD_TOL)
     return tally.result()
 
 
@@ -101,14 +89,8 @@ def relu_backward(student: Student, rng: np.random.Generator, context: CheckCont
         wrong = int(np.count_nonzero(dx[at_zero]))
         tally.add(None if wrong == 0 else f"dx is not 0 at {wrong} places where x == 0 exactly ({inputs}); the gradient of relu at 0 is 0")
     x = _relu_input(rng, (2, 3, int(rng.integers(2, 5))), zeros=False)
-    dout = rng.standard_normal(x.shape)
-    inputs = describe_shapes(x=x)
-    with tally.case(1, f"relu_backward on {inputs}"):
-        student.call("relu_forward", x, store={"cache": 1}, reply="none")
-        dx = student.call("relu_backward", dout, Handle("cache"))
-        numerical = student_numerical_gradient(
-            lambda stacked: student.map("relu_forward", (x,), over=0, values=stacked, reply=0), x, dout, what="out of relu_forward")
-        tally.add(mismatch("dx", dx, numerical, GRAD_TOL, f"{inputs}, against the numerical gradient of your relu_forward"))
+    check_backward(tally, student, "relu_forward", "relu_backward", (x,), rng.standard_normal(x.shape), ("dx",),
+                   describe_shapes(x=x), reference=layers, tol=None, grad_tol=GRAD_TOL)
     return tally.result()
 
 

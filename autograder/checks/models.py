@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks.compare import Tally, as_float_array, describe_value, mismatch
-from autograder.checks.dropout import keep_global_rng
+from autograder.checks.compare import Tally, as_float_array, describe_value, keep_global_rng, mismatch
 from autograder.checks.registry import CheckResult
 from autograder.protocol import Handle
 from autograder.student import Student, StudentError

@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 import copy
-from typing import Callable
 
 import numpy as np
 
-from autograder.checks.compare import Tally, as_float_array, describe_shapes, describe_value, mismatch, student_numerical_gradient
+from autograder.checks.backward import check_backward
+from autograder.checks.compare import Tally, as_float_array, describe_shapes, describe_value, mismatch
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.protocol import Handle
 from autograder.student import Student, StudentError
@@ -168,24 +168,10 @@ def _backward_case(tally: Tally, student: Student, name: str, forward: str, para
     Returns the student's gradients, the reference's and the description of the inputs, or None
     when the student's code failed.
     """
-    reference_forward, reference_backward = getattr(layers, forward), getattr(layers, name)
     inputs = f"{describe_shapes(x=x, gamma=gamma, beta=beta)}, {_describe_param(param_name, param)}"
-    expected = reference_backward(dout, reference_forward(x, gamma, beta, copy.deepcopy(param))[1])
-    with tally.case(6, f"{name} on {inputs}"):
-        student.call(forward, x, gamma, beta, copy.deepcopy(param), store={"cache": 1}, reply="none")
-        got = student.call(name, dout, Handle("cache"))
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            raise StudentError(f"{name} returned {describe_value(got)}; expected a tuple (dx, dgamma, dbeta)")
-        for what, value, ref in zip(GRADIENTS, got, expected):
-            tally.add(mismatch(what, value, ref, TOL, inputs))
-        args = (x, gamma, beta, param)
-        for position, (what, value) in enumerate(zip(GRADIENTS, got)):
-            numerical = student_numerical_gradient(
-                lambda stacked, p=position: student.map(forward, args, over=p, values=stacked, reply=0),
-                args[position], dout, what=f"out of {forward}")
-            tally.add(mismatch(what, value, numerical, GRAD_TOL, f"{inputs}, against the numerical gradient of your {forward}"))
-        return tuple(got), expected, inputs
-    return None
+    result = check_backward(tally, student, forward, name, (x, gamma, beta, param), dout, GRADIENTS, inputs,
+                            reference=layers, tol=TOL, grad_tol=GRAD_TOL)
+    return None if result is None else (*result, inputs)
 
 
 def _agrees_with_graph_version(tally: Tally, student: Student, alt: tuple, expected: tuple, dout: np.ndarray, inputs: str) -> None:

@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 
 from dl.data import get_cifar10_data
 from dl.experiments import run_batchsize_experiments, weight_scale_sweep
-from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from dl.gradcheck import check_model_gradients, eval_numerical_gradient_array, rel_error
 from dl.notebook_import import import_notebook, rebind
 from dl.solver import Solver
 from dl.utils import Timer, smoke_mode
@@ -337,17 +337,10 @@ for reg in [0, 3.14]:
         [H1, H2], input_dim=D, num_classes=C, reg=reg, weight_scale=5e-2, dtype=np.float64,
         normalization="batchnorm",
     )
-    loss, grads = model.loss(X, y)
+    loss = model.loss(X, y)[0]
     losses.append(loss)
     print(f"reg = {reg}: initial loss {loss:.6f}")
-
-    def loss_at(value, name):
-        model.params[name] = value  # the checker perturbs this very array in place
-        return model.loss(X, y)[0]
-
-    for name in sorted(grads):
-        grad_num = eval_numerical_gradient(lambda p: loss_at(p, name), model.params[name], verbose=False, h=1e-5)
-        print(f"  {name} relative error: {rel_error(grad_num, grads[name]):.2e}")
+    check_model_gradients(model, X, y)
 
 print("reference initial losses:", reference_value(losses))
 
@@ -412,10 +405,7 @@ plt.show()
 # shows the progress.
 
 # %%
-weight_scales = np.logspace(-4, 0, num=3 if SMOKE else 20)
-sweep = weight_scale_sweep(
-    data, FullyConnectedNet, weight_scales=weight_scales, num_epochs=1 if SMOKE else 10, update_rule=adam,
-)
+sweep = weight_scale_sweep(data, FullyConnectedNet, update_rule=adam, smoke=SMOKE)
 
 # %%
 plot_weight_scale_sweep(sweep)
@@ -453,8 +443,7 @@ plt.show()
 # %%
 dashboard = TrainingDashboard("Batch normalization at several batch sizes")
 bn_solvers, baseline_solver, batch_sizes = run_batchsize_experiments(
-    "batchnorm", data, FullyConnectedNet, batch_sizes=[5, 50] if SMOKE else [5, 10, 50],
-    num_epochs=1 if SMOKE else 10, callback=dashboard.callback, update_rule=adam,
+    "batchnorm", data, FullyConnectedNet, update_rule=adam, smoke=SMOKE, callback=dashboard.callback,
 )
 
 # %%
@@ -615,17 +604,10 @@ for reg in [0, 3.14]:
         [H1, H2], input_dim=D, num_classes=C, reg=reg, weight_scale=5e-2, dtype=np.float64,
         normalization="layernorm",
     )
-    loss, grads = model.loss(X, y)
+    loss = model.loss(X, y)[0]
     losses.append(loss)
     print(f"reg = {reg}: initial loss {loss:.6f}")
-
-    def loss_at(value, name):
-        model.params[name] = value  # the checker perturbs this very array in place
-        return model.loss(X, y)[0]
-
-    for name in sorted(grads):
-        grad_num = eval_numerical_gradient(lambda p: loss_at(p, name), model.params[name], verbose=False, h=1e-5)
-        print(f"  {name} relative error: {rel_error(grad_num, grads[name]):.2e}")
+    check_model_gradients(model, X, y)
 
 print("reference initial losses:", reference_value(losses))
 
@@ -644,8 +626,7 @@ print("reference initial losses:", reference_value(losses))
 # %%
 dashboard = TrainingDashboard("Layer normalization at several batch sizes")
 ln_solvers, baseline_solver, batch_sizes = run_batchsize_experiments(
-    "layernorm", data, FullyConnectedNet, batch_sizes=[5, 50] if SMOKE else [5, 10, 50],
-    num_epochs=1 if SMOKE else 10, callback=dashboard.callback, update_rule=adam,
+    "layernorm", data, FullyConnectedNet, update_rule=adam, smoke=SMOKE, callback=dashboard.callback,
 )
 
 # %%

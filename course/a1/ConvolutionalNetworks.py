@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 
 from dl.data import course_photos, get_cifar10_data
 from dl.fast_layers import conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast
-from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from dl.gradcheck import check_model_gradients, eval_numerical_gradient_array, rel_error
 from dl.models.cnn import save_conv_net
 from dl.notebook_import import import_notebook
 from dl.solver import Solver
@@ -503,18 +503,9 @@ X = np.random.randn(num_inputs, *input_dim)
 y = np.random.randint(num_classes, size=num_inputs)
 
 model = ThreeLayerConvNet(num_filters=3, filter_size=3, input_dim=input_dim, hidden_dim=7, dtype=np.float64)
-loss, grads = model.loss(X, y)
+loss = model.loss(X, y)[0]
 print(f"initial loss: {loss:.8f} (reference: {reference_value(loss)})")
-
-
-def loss_at(value, name):
-    model.params[name] = value  # the checker perturbs this very array in place
-    return model.loss(X, y)[0]
-
-
-for name in sorted(grads):
-    grad_num = eval_numerical_gradient(lambda p: loss_at(p, name), model.params[name], verbose=False, h=1e-6)
-    print(f"{name} max relative error: {rel_error(grad_num, grads[name]):.2e}")
+check_model_gradients(model, X, y, h=1e-6)
 
 # %% tests="a1-cnn-ThreeLayerConvNet"
 

@@ -33,7 +33,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from dl.data import get_cifar10_data
-from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from dl.gradcheck import check_model_gradients, eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from dl.models.fc_net import save_fc_net
 from dl.optim import sgd
 from dl.solver import Solver
@@ -253,17 +253,10 @@ y = np.random.randint(C, size=(N,))
 losses = []
 for reg in [0, 3.14]:
     model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, reg=reg, weight_scale=5e-2, dtype=np.float64)
-    loss, grads = model.loss(X, y)
+    loss = model.loss(X, y)[0]
     losses.append(loss)
     print(f"reg = {reg}: initial loss {loss:.6f}")
-
-    def loss_at(value, name):
-        model.params[name] = value  # the checker perturbs this very array in place
-        return model.loss(X, y)[0]
-
-    for name in sorted(grads):
-        grad_num = eval_numerical_gradient(lambda p: loss_at(p, name), model.params[name], verbose=False, h=1e-5)
-        print(f"  {name} relative error: {rel_error(grad_num, grads[name]):.2e}")
+    check_model_gradients(model, X, y)
 
 print("reference initial losses:", reference_value(losses))
 

@@ -1,4 +1,4 @@
-"""Batch-size and weight-scale experiments: structure, settings, seeding and smoke-mode defaults.
+"""Batch-size and weight-scale experiments: structure, settings, seeding and the caller's smoke flag.
 
 Runs on a tiny generated CIFAR-format data set with one or two epochs, so the numbers themselves
 mean nothing; only the bookkeeping is tested.
@@ -19,11 +19,6 @@ def tiny_data(tmp_path_factory):
     return {key: data[key] for key in ("X_train", "y_train", "X_val", "y_val")}
 
 
-@pytest.fixture(autouse=True)
-def not_smoke(monkeypatch):
-    monkeypatch.delenv("DL_SMOKE", raising=False)
-
-
 @pytest.mark.parametrize("mode", ["batchnorm", "layernorm"])
 def test_batchsize_experiments_structure(tiny_data, mode):
     labels = []
@@ -33,7 +28,8 @@ def test_batchsize_experiments_structure(tiny_data, mode):
         return lambda solver: None
 
     norm_solvers, baseline, batch_sizes = run_batchsize_experiments(
-        mode, tiny_data, FullyConnectedNet, batch_sizes=[4, 8], num_epochs=1, num_train=32, callback=callback)
+        mode, tiny_data, FullyConnectedNet, update_rule="adam", smoke=False, batch_sizes=[4, 8], num_epochs=1, num_train=32,
+        callback=callback)
     assert batch_sizes == [4, 8]
     assert len(norm_solvers) == 2
     solvers = [*norm_solvers, baseline]
@@ -53,8 +49,8 @@ def test_batchsize_experiments_structure(tiny_data, mode):
 
 def test_batchsize_experiments_are_seeded(tiny_data):
     def run():
-        return run_batchsize_experiments("batchnorm", tiny_data, FullyConnectedNet, batch_sizes=[4, 8],
-                                         num_epochs=1, num_train=32)
+        return run_batchsize_experiments("batchnorm", tiny_data, FullyConnectedNet, update_rule="adam", smoke=False,
+                                         batch_sizes=[4, 8], num_epochs=1, num_train=32)
 
     (norm_a, base_a, _), (norm_b, base_b, _) = run(), run()
     for a, b in zip([*norm_a, base_a], [*norm_b, base_b]):
@@ -76,7 +72,8 @@ def _recording_class():
 
 def test_batchsize_experiments_seed_every_net_and_use_the_given_class(tiny_data):
     model_class, built = _recording_class()
-    run_batchsize_experiments("batchnorm", tiny_data, model_class, batch_sizes=[4, 8], num_epochs=1, num_train=32)
+    run_batchsize_experiments("batchnorm", tiny_data, model_class, update_rule="adam", smoke=False, batch_sizes=[4, 8],
+                              num_epochs=1, num_train=32)
     assert [kwargs for _, kwargs, _ in built] == [
         {"weight_scale": 2e-2, "normalization": None},
         {"weight_scale": 2e-2, "normalization": "batchnorm"},
@@ -97,7 +94,7 @@ def test_batchsize_experiments_accept_a_notebook_update_rule(tiny_data):
         return adam(w, dw, config)
 
     norm_solvers, baseline, _ = run_batchsize_experiments(
-        "layernorm", tiny_data, FullyConnectedNet, batch_sizes=[8], num_epochs=1, num_train=16, update_rule=my_adam)
+        "layernorm", tiny_data, FullyConnectedNet, update_rule=my_adam, smoke=False, batch_sizes=[8], num_epochs=1, num_train=16)
     assert norm_solvers[0].update_rule is my_adam and baseline.update_rule is my_adam
     assert calls  # the notebook's rule did the updates
 
@@ -105,23 +102,37 @@ def test_batchsize_experiments_accept_a_notebook_update_rule(tiny_data):
 @pytest.mark.parametrize("mode", [None, "groupnorm", "BatchNorm"])
 def test_batchsize_experiments_reject_bad_mode(tiny_data, mode):
     with pytest.raises(ValueError, match="normalization_mode must be one of"):
-        run_batchsize_experiments(mode, tiny_data, FullyConnectedNet)
+        run_batchsize_experiments(mode, tiny_data, FullyConnectedNet, update_rule="adam", smoke=False)
 
 
 def test_batchsize_experiments_smoke_defaults(tiny_data, monkeypatch):
-    monkeypatch.setenv("DL_SMOKE", "1")
+    monkeypatch.delenv("DL_SMOKE", raising=False)  # the flag is the caller's, not the environment's
     norm_solvers, baseline, batch_sizes = run_batchsize_experiments(
-        "layernorm", tiny_data, FullyConnectedNet, num_train=20)
+        "layernorm", tiny_data, FullyConnectedNet, update_rule="adam", smoke=True, num_train=20)
     assert batch_sizes == [5, 50]
     assert [s.num_epochs for s in [*norm_solvers, baseline]] == [1, 1, 1]
+
+
+def test_batchsize_experiments_ignore_the_environment(tiny_data, monkeypatch):
+    monkeypatch.setenv("DL_SMOKE", "1")
+    norm_solvers, _, batch_sizes = run_batchsize_experiments(
+        "layernorm", tiny_data, FullyConnectedNet, update_rule="adam", smoke=False, num_epochs=1, num_train=20)
+    assert batch_sizes == [5, 10, 50]  # the full default: smoke=False wins over DL_SMOKE
+
+
+@pytest.mark.parametrize("experiment, args", [(run_batchsize_experiments, ("batchnorm",)), (weight_scale_sweep, ())])
+def test_the_update_rule_is_the_callers_choice(tiny_data, experiment, args):
+    """Is there no default rule to fall back on (the student edition stubs the reference adam)?"""
+    with pytest.raises(TypeError, match="update_rule"):
+        experiment(*args, tiny_data, FullyConnectedNet, smoke=True)
 
 
 def test_weight_scale_sweep_structure_and_seed(tiny_data, capsys):
     scales = [1e-3, 1e-1]
 
     def run():
-        return weight_scale_sweep(tiny_data, FullyConnectedNet, weight_scales=scales, num_epochs=2, num_train=40,
-                                  progress=False)
+        return weight_scale_sweep(tiny_data, FullyConnectedNet, update_rule="adam", smoke=False, weight_scales=scales,
+                                  num_epochs=2, num_train=40, progress=False)
 
     results = run()
     assert set(results) == {"weight_scales", "baseline", "batchnorm"}
@@ -143,15 +154,16 @@ def test_weight_scale_sweep_structure_and_seed(tiny_data, capsys):
 
 
 def test_weight_scale_sweep_smoke_defaults(tiny_data, monkeypatch):
-    monkeypatch.setenv("DL_SMOKE", "1")
-    results = weight_scale_sweep(tiny_data, FullyConnectedNet, num_train=20)  # with the progress bar
+    monkeypatch.delenv("DL_SMOKE", raising=False)
+    results = weight_scale_sweep(tiny_data, FullyConnectedNet, update_rule="adam", smoke=True, num_train=20)  # with the progress bar
     np.testing.assert_allclose(results["weight_scales"], np.logspace(-4, 0, num=3))
     assert results["baseline"]["best_val_acc"].shape == (3,)
 
 
 def test_weight_scale_sweep_settings_and_single_seed(tiny_data):
     model_class, built = _recording_class()
-    weight_scale_sweep(tiny_data, model_class, weight_scales=[1e-2, 1.0], num_epochs=1, num_train=40, progress=False)
+    weight_scale_sweep(tiny_data, model_class, update_rule="adam", smoke=False, weight_scales=[1e-2, 1.0], num_epochs=1,
+                       num_train=40, progress=False)
     assert [(hidden, kwargs) for hidden, kwargs, _ in built] == [
         ([50] * 7, {"weight_scale": 1e-2, "normalization": "batchnorm"}),
         ([50] * 7, {"weight_scale": 1e-2, "normalization": None}),
