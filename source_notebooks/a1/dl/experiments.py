@@ -11,9 +11,11 @@ contract of :mod:`dl.solver`.
 images are used, and all of its validation images.
 
 Randomness: both functions seed numpy's global RNG with :data:`SEED` (see each docstring for
-when), so weights, minibatches and accuracy subsamples are reproducible. In smoke mode
-(``DL_SMOKE=1``) the defaults shrink (fewer batch sizes or weight scales, one epoch); explicit
-arguments are always kept.
+when), so weights, minibatches and accuracy subsamples are reproducible.
+
+Smoke mode is the caller's: the notebook passes its ``SMOKE`` flag as ``smoke``, which shrinks
+the defaults (fewer batch sizes or weight scales, one epoch); explicit sizes are always kept.
+Nothing here reads the environment.
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dl.solver import Solver
-from dl.utils import smoke_mode
 
 SEED = 231
 NORMALIZATION_MODES = ("batchnorm", "layernorm")
@@ -46,16 +47,17 @@ def run_batchsize_experiments(
     data: dict,
     model_class: type,
     *,
+    update_rule: str | Callable,
+    smoke: bool,
     batch_sizes: Sequence[int] | None = None,
     num_epochs: int | None = None,
     num_train: int = 1000,
     callback: Callable[[str], SolverCallback] | None = None,
-    update_rule: str | Callable = "adam",
 ) -> tuple[list[Solver], Solver, list[int]]:
     """Train normalized nets at several batch sizes and one plain net at the smallest.
 
     Every net is ``model_class([100] * 5, weight_scale=2e-2, normalization=...)`` trained with
-    Adam (learning rate ``10**-3.5``) on the first ``num_train`` training images, without log
+    ``update_rule`` (learning rate ``10**-3.5``; the notebook passes its Adam) on the first ``num_train`` training images, without log
     lines. ``np.random.seed(231)`` is called before each net is built, so every run starts from
     the same weights and is reproducible on its own.
 
@@ -64,15 +66,16 @@ def run_batchsize_experiments(
       compared across batch sizes.
     - data: dict with ``X_train``, ``y_train``, ``X_val``, ``y_val`` (see the module docstring).
     - model_class: the network class to train (the notebook's ``FullyConnectedNet``).
+    - update_rule: passed to :class:`dl.solver.Solver`; a callable (the notebook passes the
+      student's own ``adam``) or the name of a rule in :mod:`dl.optim`.
+    - smoke: the notebook's smoke-mode flag; it shrinks the defaults below.
     - batch_sizes: batch sizes of the normalized runs; the baseline uses the first one.
-      Default ``[5, 10, 50]`` (smoke mode: ``[5, 50]``).
-    - num_epochs: epochs per run. Default 10 (smoke mode: 1).
+      Default ``[5, 10, 50]`` (smoke: ``[5, 50]``).
+    - num_epochs: epochs per run. Default 10 (smoke: 1).
     - num_train: number of training images used.
     - callback: optional factory ``callback(label) -> solver_callback`` for live plots, e.g.
       ``TrainingDashboard(...).callback``; called with ``'with_norm<batch size>'`` for each
       normalized run and ``'baseline<batch size>'`` for the baseline.
-    - update_rule: passed to :class:`dl.solver.Solver`; the name of a rule in :mod:`dl.optim`
-      (default ``'adam'``) or a callable, so a notebook can pass its own Adam.
 
     Returns a tuple of:
     - norm_solvers: list of trained :class:`dl.solver.Solver`, one per batch size, in the
@@ -86,12 +89,12 @@ def run_batchsize_experiments(
             f"normalization_mode must be one of {NORMALIZATION_MODES}, got {normalization_mode!r}"
         )
     if batch_sizes is None:
-        batch_sizes = [5, 50] if smoke_mode() else [5, 10, 50]
+        batch_sizes = [5, 50] if smoke else [5, 10, 50]
     batch_sizes = [int(size) for size in batch_sizes]
     if not batch_sizes:
         raise ValueError("batch_sizes must hold at least one batch size")
     if num_epochs is None:
-        num_epochs = 1 if smoke_mode() else 10
+        num_epochs = 1 if smoke else 10
     small_data = _first_training_images(data, num_train)
 
     def train(normalization: str | None, batch_size: int, label: str) -> Solver:
@@ -114,17 +117,18 @@ def weight_scale_sweep(
     data: dict,
     model_class: type,
     *,
+    update_rule: str | Callable,
+    smoke: bool,
     weight_scales: Sequence[float] | None = None,
     num_epochs: int | None = None,
     num_train: int = 1000,
     progress: bool = True,
-    update_rule: str | Callable = "adam",
 ) -> dict:
     """Train a net with batchnorm and one without at each weight-initialisation scale.
 
     For each scale, ``model_class([50] * 7, weight_scale=scale, normalization='batchnorm')`` and
-    then the same with ``normalization=None`` are trained with Adam (learning rate 1e-3),
-    batch size 50, on the first ``num_train`` training images, without log lines.
+    then the same with ``normalization=None`` are trained with ``update_rule`` (learning rate
+    1e-3; the notebook passes its Adam), batch size 50, on the first ``num_train`` training images, without log lines.
     ``np.random.seed(231)`` is called once, at the start, so the whole sweep is reproducible.
     Prints ``Running weight scale i / n`` before each scale and, with ``progress``, shows a
     ``tqdm.auto`` progress bar.
@@ -132,13 +136,14 @@ def weight_scale_sweep(
     Inputs:
     - data: dict with ``X_train``, ``y_train``, ``X_val``, ``y_val`` (see the module docstring).
     - model_class: the network class to train (the notebook's ``FullyConnectedNet``).
-    - weight_scales: the scales, shape (S,). Default ``np.logspace(-4, 0, num=20)`` (smoke
-      mode: ``np.logspace(-4, 0, num=3)``).
-    - num_epochs: epochs per run. Default 10 (smoke mode: 1).
+    - update_rule: passed to :class:`dl.solver.Solver`; a callable (the notebook passes the
+      student's own ``adam``) or the name of a rule in :mod:`dl.optim`.
+    - smoke: the notebook's smoke-mode flag; it shrinks the defaults below.
+    - weight_scales: the scales, shape (S,). Default ``np.logspace(-4, 0, num=20)`` (smoke:
+      ``np.logspace(-4, 0, num=3)``).
+    - num_epochs: epochs per run. Default 10 (smoke: 1).
     - num_train: number of training images used.
     - progress: show the progress bar.
-    - update_rule: passed to :class:`dl.solver.Solver`; the name of a rule in :mod:`dl.optim`
-      (default ``'adam'``) or a callable, so a notebook can pass its own Adam.
 
     Returns a dict with
     - ``'weight_scales'``: float array of shape (S,);
@@ -148,12 +153,12 @@ def weight_scale_sweep(
       its last 100 training losses).
     """
     if weight_scales is None:
-        weight_scales = np.logspace(-4, 0, num=3 if smoke_mode() else 20)
+        weight_scales = np.logspace(-4, 0, num=3 if smoke else 20)
     weight_scales = np.asarray(weight_scales, dtype=np.float64)
     if weight_scales.ndim != 1 or weight_scales.size == 0:
         raise ValueError(f"weight_scales must be a non-empty 1-D sequence, got shape {weight_scales.shape}")
     if num_epochs is None:
-        num_epochs = 1 if smoke_mode() else 10
+        num_epochs = 1 if smoke else 10
     small_data = _first_training_images(data, num_train)
     runs = {"batchnorm": "batchnorm", "baseline": None}  # result key -> normalization
     results = {

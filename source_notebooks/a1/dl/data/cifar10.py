@@ -101,7 +101,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.int64)
 
 
-def _checked_folder(root: str | os.PathLike) -> Path:
+def _checked_folder(root: str | os.PathLike, smoke: bool | None) -> Path:
     """``root`` after checking every file exists and, for real data, matches the registry md5s."""
     root = Path(root)
     entry = get_entry("cifar10")
@@ -112,20 +112,21 @@ def _checked_folder(root: str | os.PathLike) -> Path:
                 f"CIFAR-10 file not found: {root / name} (expected md5 {entry.members[name]}). "
                 f"Get the data set ({entry.describe()}) with: {command}"
             )
-    if not checksums_waived(root):
+    if not checksums_waived(root, smoke):
         verify_md5s(root, entry.members, command)
     return root
 
 
-def load_cifar10(root: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Load the folder ``root`` (``…/cifar-10-batches-py``).
+def load_cifar10(root: str | os.PathLike, smoke: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Load the folder ``root`` (``…/cifar-10-batches-py``); a generated fixture only in smoke mode
+    (``smoke``; None reads ``DL_SMOKE``) or under pytest.
 
     Returns ``X_train`` float64 (N_train, 32, 32, 3), ``y_train`` int64 (N_train,), ``X_test`` float64
     (N_test, 32, 32, 3), ``y_test`` int64 (N_test,); pixel values 0..255. The real files hold 50000
     and 10000 rows. Raises FileNotFoundError (with the download command) for missing files and
     ValueError naming the file for any checksum, format or value problem.
     """
-    root = _checked_folder(root)
+    root = _checked_folder(root, smoke)
     train = [_read_batch(root / name) for name in TRAIN_FILES]
     X_test, y_test = _read_batch(root / TEST_FILE)
     X_train = np.concatenate([images for images, _ in train]).astype(np.float64)
@@ -135,7 +136,7 @@ def load_cifar10(root: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def load_cifar10_classes(root: str | os.PathLike) -> list[str]:
     """The ten class names stored in ``root/batches.meta`` (validated like the batches)."""
-    root = _checked_folder(root)
+    root = _checked_folder(root, None)
     path = root / META_FILE
     names = _read_dict(path, ("label_names",))["label_names"]
     if not isinstance(names, list) or len(names) != len(CLASSES) or not all(isinstance(n, str) for n in names):
@@ -150,14 +151,15 @@ class Cifar10Defaults(NamedTuple):
     num_test: int
 
 
-def cifar10_defaults(root: str | os.PathLike | None = None) -> Cifar10Defaults:
+def cifar10_defaults(root: str | os.PathLike | None = None, smoke: bool | None = None) -> Cifar10Defaults:
     """The one place where smoke mode affects CIFAR-10: the default folder and split sizes.
 
-    Normally ``data_dir()/cifar-10-batches-py`` and 49000/1000/1000 rows. In smoke mode
-    (``DL_SMOKE=1``) the generated fixture (created on first use) and 500/100/100 rows. An explicit
-    ``root`` is always kept. Loading itself is the same in both modes.
+    Normally ``data_dir()/cifar-10-batches-py`` and 49000/1000/1000 rows. In smoke mode the
+    generated fixture (created on first use) and 500/100/100 rows. ``smoke`` chooses the mode; None
+    reads ``DL_SMOKE`` (:func:`dl.utils.smoke_mode`). An explicit ``root`` is always kept. Loading
+    itself is the same in both modes.
     """
-    if smoke_mode():
+    if smoke_mode() if smoke is None else smoke:
         from dl.data.fixtures import ensure_cifar10_fixture  # fixtures builds on this module's constants
 
         return Cifar10Defaults(Path(root) if root is not None else ensure_cifar10_fixture(), 500, 100, 100)
@@ -170,6 +172,7 @@ def get_cifar10_data(
     num_test: int | None = None,
     subtract_mean: bool = True,
     root: str | os.PathLike | None = None,
+    smoke: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """CIFAR-10 split for the numpy classifiers, images channels-first.
 
@@ -177,9 +180,9 @@ def get_cifar10_data(
     ``num_validation`` rows, test = the first ``num_test`` test rows. With ``subtract_mean`` the
     training split's mean image is subtracted from all three. Returns ``X_train`` float64
     (num_training, 3, 32, 32), ``y_train`` int64 (num_training,), and likewise ``X_val``, ``y_val``,
-    ``X_test``, ``y_test``. ``None`` sizes and ``root`` take :func:`cifar10_defaults`.
+    ``X_test``, ``y_test``. ``None`` sizes and ``root`` take :func:`cifar10_defaults` (``smoke``: None reads ``DL_SMOKE``).
     """
-    defaults = cifar10_defaults(root)
+    defaults = cifar10_defaults(root, smoke)
     num_training = defaults.num_training if num_training is None else num_training
     num_validation = defaults.num_validation if num_validation is None else num_validation
     num_test = defaults.num_test if num_test is None else num_test
@@ -188,7 +191,7 @@ def get_cifar10_data(
             f"need num_training >= 1 and num_validation, num_test >= 0; "
             f"got {num_training}, {num_validation}, {num_test}"
         )
-    X, y, X_test, y_test = load_cifar10(defaults.root)
+    X, y, X_test, y_test = load_cifar10(defaults.root, smoke)
     if num_training + num_validation > len(X):
         raise ValueError(
             f"asked for {num_training} training + {num_validation} validation rows, but "

@@ -18,16 +18,17 @@ from dl.utils import smoke_mode
 FIXTURE_MARKER = "DL_FIXTURE.json"
 
 
-def checksums_waived(folder: str | os.PathLike) -> bool:
+def checksums_waived(folder: str | os.PathLike, smoke: bool | None = None) -> bool:
     """True if ``folder`` is a generated fixture and smoke mode or pytest is active.
 
-    False for any folder without the marker (verify it). Raises ValueError for a marked folder
-    outside smoke mode and pytest.
+    ``smoke`` says whether the caller is in smoke mode (None: :func:`dl.utils.smoke_mode`, i.e.
+    ``DL_SMOKE``). False for any folder without the marker (verify it). Raises ValueError for a
+    marked folder outside smoke mode and pytest.
     """
     folder = Path(folder)
     if not (folder / FIXTURE_MARKER).exists():
         return False
-    if smoke_mode() or "PYTEST_CURRENT_TEST" in os.environ or "pytest" in sys.modules:
+    if (smoke_mode() if smoke is None else smoke) or "PYTEST_CURRENT_TEST" in os.environ or "pytest" in sys.modules:
         return True
     raise ValueError(
         f"{folder} holds generated fixture data ({FIXTURE_MARKER}), which is only used in smoke mode "
