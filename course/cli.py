@@ -122,9 +122,9 @@ def _build(root: Path, check: bool, notebooks: list[str] | None) -> int:
         for path in getattr(report, kind):
             print(f"{kind}: {path}", file=sys.stderr)
     if report.fresh:
-        print(f"{len(report.unchanged)} generated notebook(s) up to date")
+        print(f"{len(report.unchanged)} generated file(s) up to date (notebooks, reference files, the student dl)")
         return 0
-    print("generated notebooks are out of date; run `dl-course build` (and delete extra files)", file=sys.stderr)
+    print("generated files are out of date; run `dl-course build` (and delete extra files)", file=sys.stderr)
     return 1
 
 
