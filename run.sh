@@ -7,8 +7,9 @@
 #                    `pytest ARGS` (e.g. ./run.sh test tests/dl -k adam)
 #
 # Needs only Python >= 3.11 with the venv module. PYTHON picks the interpreter.
-# TORCH_INDEX=https://download.pytorch.org/whl/cpu pins the CPU torch wheel on machines
-# whose package index would otherwise serve the CUDA build.
+# TORCH_INDEX is the extra package index torch is installed from: by default PyTorch's CPU index,
+# whose wheels are a few hundred MB where PyPI's Linux build pulls gigabytes of CUDA libraries;
+# TORCH_INDEX= (empty) installs from the usual indexes only (for a GPU machine, say).
 # DL_TEST_WORKERS sets how many processes run the tests (default: one per core, at most 4).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,8 +28,8 @@ set_up_venv() {
     fi
     "$python" -m venv "$venv"
     local pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-    local extra=()
-    if [ -n "${TORCH_INDEX:-}" ]; then extra=(--extra-index-url "$TORCH_INDEX"); fi
+    local extra=() torch_index=${TORCH_INDEX-https://download.pytorch.org/whl/cpu}
+    if [ -n "$torch_index" ]; then extra=(--extra-index-url "$torch_index"); fi
     # The installer first, at its pinned version: an old pip (Debian 12 ships 23.0) backtracks
     # for a quarter of an hour through a full lock that a current one resolves in seconds.
     "${pip[@]}" -c constraints.txt pip
@@ -88,7 +89,7 @@ case "$task" in
         workers=${DL_TEST_WORKERS:-$(( cores < 4 ? cores : 4 ))}
         start=$SECONDS
         status=0
-        DL_SMOKE=1 "$venv/bin/python" -m pytest -n "$workers" --dist loadgroup --durations=15 \
+        DL_SMOKE=1 "$venv/bin/python" -m pytest -n "$workers" --dist loadfile --durations=15 \
             tests --nbmake .nbmake/*/correct || status=$?
         echo "== tests took $((SECONDS - start)) s with $workers workers =="
         exit $status ;;

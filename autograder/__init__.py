@@ -16,7 +16,8 @@ Public entry points:
   :func:`autograder.manifest.read_manifest` is the one reader of the manifest;
   :mod:`autograder.datasets` names the held-out data sets checks read.
 
-Module map: ``extraction`` (which cells run), ``protocol`` (messages), ``worker`` (runs student
+Module map: ``extraction`` (the program of a submission, from :func:`dl.program.assemble`, the one
+set of rules the kernel and the build use too), ``protocol`` (messages), ``worker`` (runs student
 code), ``sandbox`` (bubblewrap around it), ``cgroups`` (memory and task limits per worker), ``runner``
 (starts and talks to workers), ``student`` (what checks call), ``submitted`` (which submission
 files the grader itself reads), ``checks/`` (per topic), ``datasets`` (held-out data by name),

@@ -18,7 +18,7 @@ from course.build.scan_leaks import scan_leaks
 from course.build.stub_solutions import stub_solutions
 from course.manifest import load_manifest
 from course.release import release
-from dl.notebook_import import import_statements
+from dl.program import import_statements
 
 ROOT = Path(__file__).resolve().parents[1]
 

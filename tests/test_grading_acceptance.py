@@ -7,7 +7,8 @@ its sample submissions (correct, buggy, empty) go through ``nbgrader autograde``
 every notebook once, in smoke mode, in its ``autograded/<student>/<assignment>/`` folder: the
 hidden test cells run there, and the correct sample trains and saves its models as a student's
 run would. ``dl-course grade`` then grades those same folders. All tests of this module share one
-autograde run per assignment, so they run in one pytest-xdist worker (``xdist_group``).
+autograde run per assignment (``./run.sh test`` hands each test file to one pytest-xdist worker:
+``--dist loadfile``).
 """
 import json
 import os
@@ -22,8 +23,6 @@ from course.grading.assignment import grade_assignment
 from course.manifest import load_manifest
 from course.release import release
 from course.samples import BUGS, make_samples
-
-pytestmark = pytest.mark.xdist_group("acceptance")
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)

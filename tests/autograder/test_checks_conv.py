@@ -4,7 +4,6 @@ The reference earns full marks; realistic bugs earn less, with a message that na
 and what differs; a naive layer that calls the fast one (or scipy) fails, saying so.
 """
 import inspect
-import time
 
 import pytest
 
@@ -48,12 +47,10 @@ CHECKS = ["conv_forward_naive", "conv_backward_naive", "max_pool_forward_naive",
 
 @pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_the_reference_earns_full_marks_quickly(check, seed):
-    start = time.perf_counter()
+def test_the_reference_earns_full_marks(check, seed):
     result = run(check, seed=seed)
     assert result.score == 1.0 and result.status == "passed", result.message
     assert "passed" in result.message and "hidden sub-checks" in result.message
-    assert time.perf_counter() - start < 2.0
 
 
 CONV_FORWARD_BUGS = {

@@ -7,7 +7,6 @@ held-out labels crafted so that its accuracy is exactly what a test wants.
 import inspect
 import json
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -43,11 +42,9 @@ def buggy(*replacements: tuple[str, str]) -> str:
 
 @pytest.mark.parametrize("check", ["conv_net_params", "conv_net_loss"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_reference_earns_full_marks_quickly(check, seed):
-    start = time.perf_counter()
+def test_the_reference_earns_full_marks(check, seed):
     result = run(check, seed=seed)
     assert result.score == 1.0, result.message
-    assert time.perf_counter() - start < 2.0
 
 
 def test_the_manifest_unit_runs_both_checks():
@@ -162,12 +159,10 @@ def test_the_manifest_names_the_artifact():
 
 @pytest.mark.parametrize("accuracy, score", [(0.50, 1.0), (0.40, 1.0), (0.35, 0.5), (0.30, 0.0), (0.10, 0.0)])
 def test_full_credit_from_forty_percent_and_linear_partial_credit_from_thirty(convnet_artifacts, fixture_images, accuracy, score):
-    start = time.perf_counter()
     outcome = grade_artifact(convnet_artifacts, labelled_for_convnet(accuracy, convnet_artifacts, fixture_images))
     assert outcome.score == pytest.approx(score)
     assert f"validation accuracy {accuracy:.3f} on 200 held-out images" in outcome.message
     assert "test accuracy" in outcome.message and "full credit from 0.40" in outcome.message
-    assert time.perf_counter() - start < 2.0
 
 
 def test_without_a_test_split_only_validation_is_reported(convnet_artifacts, fixture_images):

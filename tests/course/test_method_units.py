@@ -9,7 +9,7 @@ from course.build.inline_references import inline_references
 from course.build.stub_solutions import stub_solutions
 from course.manifest import load_manifest, resolve_reference
 from dl.models.fc_net import FullyConnectedNet
-from dl.notebook_import import find_unit_cells
+from dl.program import find_unit_cells
 from tests.course.conftest import LATER, MANIFEST, run_steps, source_notebook, write_course
 
 GRADE_ID = "t2-later-loss"

@@ -1,6 +1,7 @@
 """release: real ``nbgrader generate_assignment`` on a tiny course, the student dl, and the leak guard."""
 import importlib.util
 import json
+import sys
 import os
 import shutil
 
@@ -35,9 +36,14 @@ def released(tmp_path_factory):
 
 
 def load_student_module(path, name):
+    """Import one module of a release's ``dl`` without writing bytecode into the release."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 
