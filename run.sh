@@ -29,6 +29,12 @@ set_up_venv() {
     "$python" -m venv "$venv"
     local pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
     local extra=() torch_index=${TORCH_INDEX-https://download.pytorch.org/whl/cpu}
+    if [ -n "$torch_index" ] && ! "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' \
+            "${torch_index%/}/torch/" >/dev/null 2>&1; then
+        # pip would retry it for every package torch needs; say it once and go on without it.
+        echo "note: $torch_index cannot be reached; torch comes from the usual package indexes" >&2
+        torch_index=
+    fi
     if [ -n "$torch_index" ]; then extra=(--extra-index-url "$torch_index"); fi
     # The installer first, at its pinned version: an old pip (Debian 12 ships 23.0) backtracks
     # for a quarter of an hour through a full lock that a current one resolves in seconds.
