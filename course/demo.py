@@ -36,7 +36,7 @@ def pipeline_demo(root: Path, out: Path) -> int:
 
     print("\n== dl-course build ==")
     report = build_all(root)
-    print(f"{len(report.written)} notebook(s) written, {len(report.unchanged)} unchanged")
+    print(f"{len(report.written)} generated file(s) written, {len(report.unchanged)} unchanged")
     print("\n== dl-course release ==")
     released = release(root)
     for assignment in released.assignments:
