@@ -38,6 +38,11 @@ def reference_gradients(reference: ModuleType, forward: str, backward: str, args
     return gradients if isinstance(gradients, tuple) else (gradients,)
 
 
+def _argument(gradient: str) -> str | None:
+    """The argument a gradient belongs to by the course's naming (``"dx"`` -> ``"x"``), for messages."""
+    return gradient[1:] if gradient.startswith("d") and len(gradient) > 1 else None
+
+
 def check_backward(
     tally: Tally,
     student: Student,
@@ -91,13 +96,14 @@ def check_backward(
             raise StudentError(f"{backward} returned {describe_value(got)}; expected a tuple ({', '.join(gradients)})")
         if tol is not None:
             for name, value, ref in zip(gradients, got, expected):
-                tally.add(mismatch(name, value, ref, tol, inputs))
+                tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name)))
         if grad_tol is not None:
             for position, (name, value) in enumerate(zip(gradients, got)):
                 numerical = student_numerical_gradient(
                     lambda stacked, p=position: student.map(forward, args, over=p, values=stacked, reply=0, banned=banned),
                     args[position], dout, what=f"out of {forward}")
-                tally.add(mismatch(name, value, numerical, grad_tol, f"{inputs}, against the numerical gradient of your {forward}"))
+                tally.add(mismatch(name, value, numerical, grad_tol, f"{inputs}, against the numerical gradient of your {forward}",
+                                   like=_argument(name)))
         if float32:
             tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs))
         return tuple(got), expected

@@ -14,6 +14,7 @@ import numpy as np
 
 from autograder.checks.registry import CheckResult
 from autograder.student import StudentError
+from dl.checking import shape_mismatch
 from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
 from dl.gradcheck import rel_error_scaled as relative_error
 
@@ -87,15 +88,20 @@ def describe_value(value) -> str:
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
-def as_float_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
-    """``value`` as a float64 array; raises StudentError if it is not numeric or has the wrong shape."""
+def as_float_array(value, what: str, shape: tuple | None = None, like: str | None = None) -> np.ndarray:
+    """``value`` as a float64 array; raises StudentError if it is not numeric or has the wrong shape.
+
+    The shape message is :func:`dl.checking.shape_mismatch`'s, the one the notebooks' visible
+    checks print; ``like`` names what ``shape`` is the shape of (``"x"`` for dx).
+    """
     if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, dict, list, tuple)):
         raise StudentError(f"{what} is a {type(value).__name__}; expected a numeric array{f' of shape {shape}' if shape else ''}")
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise StudentError(f"{what} has dtype {array.dtype}; expected a real numeric array")
-    if shape is not None and array.shape != tuple(shape):
-        raise StudentError(f"{what} has shape {array.shape}; expected {tuple(shape)}")
+    problem = None if shape is None else shape_mismatch(what, array.shape, shape, like)
+    if problem:
+        raise StudentError(problem)
     return array.astype(np.float64)
 
 
@@ -105,14 +111,18 @@ def dtype_problem(value, dtype, what: str, inputs: str) -> str | None:
     return None if got == dtype else f"{what} has dtype {got} for {np.dtype(dtype).name} inputs ({inputs}); keep the dtype of x"
 
 
-def mismatch(what: str, got, expected, tol: float, inputs: str = "") -> str | None:
-    """None when ``got`` matches ``expected`` (array or number) within ``tol``; else a message for the student."""
+def mismatch(what: str, got, expected, tol: float, inputs: str = "", like: str | None = None) -> str | None:
+    """None when ``got`` matches ``expected`` (array or number) within ``tol``; else a message for the student.
+
+    Shapes are compared before values; ``like`` names what ``expected`` has the shape of (``"x"``
+    when ``what`` is ``"dx"``), for the shape message.
+    """
     on = f" on {inputs}" if inputs else ""
     expected = np.asarray(expected, dtype=np.float64)
     try:
-        array = as_float_array(got, what, expected.shape)
+        array = as_float_array(got, what, expected.shape, like)
     except StudentError as exc:
-        return f"{exc}{on}"
+        return f"{exc},{on}" if on else str(exc)
     finite = np.isfinite(expected)
     if not np.isfinite(array[finite]).all():
         return f"{what} contains nan or inf{on}, where finite values were expected (overflow?)"

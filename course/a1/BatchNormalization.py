@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 
 from dl.data import get_cifar10_data
 from dl.experiments import run_batchsize_experiments, weight_scale_sweep
+from dl.checking import check_close
 from dl.gradcheck import check_model_gradients, eval_numerical_gradient_array, rel_error
 from dl.notebook_import import import_notebook, rebind
 from dl.solver import Solver
@@ -181,8 +182,8 @@ means, stds = a_norm.mean(axis=0), a_norm.std(axis=0)
 print("After batch normalization (test mode):")
 print("  means:", means)
 print("  stds: ", stds)
-print("means error:", rel_error(means, reference_value(means)))
-print("stds error: ", rel_error(stds, reference_value(stds)))
+check_close("means", means, reference_value(means), label="means error:")
+check_close("stds", stds, reference_value(stds), label="stds error: ")
 
 # %% tests="a1-bn-batchnorm_forward"
 
@@ -223,9 +224,9 @@ dbeta_num = eval_numerical_gradient_array(lambda bb: batchnorm_forward(x, gamma,
 
 _, cache = batchnorm_forward(x, gamma, beta, bn_param)
 dx, dgamma, dbeta = batchnorm_backward(dout, cache)
-print("dx error:    ", rel_error(dx_num, dx))
-print("dgamma error:", rel_error(dgamma_num, dgamma))
-print("dbeta error: ", rel_error(dbeta_num, dbeta))
+check_close("dx", dx, dx_num, like="x", label="dx error:    ")
+check_close("dgamma", dgamma, dgamma_num, like="gamma")
+check_close("dbeta", dbeta, dbeta_num, like="beta", label="dbeta error: ")
 
 # %% tests="a1-bn-batchnorm_backward"
 
@@ -577,9 +578,9 @@ dbeta_num = eval_numerical_gradient_array(lambda bb: layernorm_forward(x, gamma,
 
 _, cache = layernorm_forward(x, gamma, beta, ln_param)
 dx, dgamma, dbeta = layernorm_backward(dout, cache)
-print("dx error:    ", rel_error(dx_num, dx))
-print("dgamma error:", rel_error(dgamma_num, dgamma))
-print("dbeta error: ", rel_error(dbeta_num, dbeta))
+check_close("dx", dx, dx_num, like="x", label="dx error:    ")
+check_close("dgamma", dgamma, dgamma_num, like="gamma")
+check_close("dbeta", dbeta, dbeta_num, like="beta", label="dbeta error: ")
 
 # %% tests="a1-bn-layernorm_backward"
 

@@ -38,6 +38,7 @@ import matplotlib.pyplot as plt
 
 from dl.data import course_photos, get_cifar10_data
 from dl.fast_layers import conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast
+from dl.checking import check_close
 from dl.gradcheck import check_model_gradients, eval_numerical_gradient_array, rel_error
 from dl.models.cnn import save_conv_net
 from dl.notebook_import import import_notebook
@@ -126,7 +127,7 @@ conv_param = {"stride": 2, "pad": 1}
 out, _ = conv_forward_naive(x, w, b, conv_param)
 correct_out = reference_value(conv_forward_naive(x, w, b, conv_param)[0])
 print("output shape:", out.shape, "(should be (2, 3, 2, 2))")
-print("conv_forward_naive difference:", rel_error(out, correct_out))
+check_close("out", out, correct_out, label="conv_forward_naive difference:")
 
 # %% tests="a1-cnn-conv_forward_naive"
 
@@ -225,9 +226,9 @@ db_num = eval_numerical_gradient_array(lambda bb: conv_forward_naive(x, w, bb, c
 _, cache = conv_forward_naive(x, w, b, conv_param)
 dx, dw, db = conv_backward_naive(dout, cache)
 
-print("dx error:", rel_error(dx, dx_num))
-print("dw error:", rel_error(dw, dw_num))
-print("db error:", rel_error(db, db_num))
+check_close("dx", dx, dx_num, like="x")
+check_close("dw", dw, dw_num, like="w")
+check_close("db", db, db_num, like="b")
 
 # %% tests="a1-cnn-conv_backward_naive"
 
@@ -255,7 +256,7 @@ pool_param = {"pool_width": 2, "pool_height": 2, "stride": 2}
 out, _ = max_pool_forward_naive(x, pool_param)
 correct_out = reference_value(max_pool_forward_naive(x, pool_param)[0])
 print("output shape:", out.shape, "(should be (2, 3, 2, 2))")
-print("max_pool_forward_naive difference:", rel_error(out, correct_out))
+check_close("out", out, correct_out, label="max_pool_forward_naive difference:")
 
 # %% tests="a1-cnn-max_pool_forward_naive"
 
@@ -284,7 +285,7 @@ pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 dx_num = eval_numerical_gradient_array(lambda xx: max_pool_forward_naive(xx, pool_param)[0], x, dout)
 _, cache = max_pool_forward_naive(x, pool_param)
 dx = max_pool_backward_naive(dout, cache)
-print("dx error:", rel_error(dx, dx_num))
+check_close("dx", dx, dx_num, like="x")
 
 # %% tests="a1-cnn-max_pool_backward_naive"
 
@@ -415,9 +416,9 @@ dw_num = eval_numerical_gradient_array(lambda ww: conv_relu_pool_forward(x, ww, 
 db_num = eval_numerical_gradient_array(lambda bb: conv_relu_pool_forward(x, w, bb, conv_param, pool_param)[0], b, dout)
 
 print("Testing conv_relu_pool")
-print("dx error:", rel_error(dx_num, dx))
-print("dw error:", rel_error(dw_num, dw))
-print("db error:", rel_error(db_num, db))
+check_close("dx", dx, dx_num, like="x")
+check_close("dw", dw, dw_num, like="w")
+check_close("db", db, db_num, like="b")
 
 # %% role="check"
 np.random.seed(231)
@@ -435,9 +436,9 @@ dw_num = eval_numerical_gradient_array(lambda ww: conv_relu_forward(x, ww, b, co
 db_num = eval_numerical_gradient_array(lambda bb: conv_relu_forward(x, w, bb, conv_param)[0], b, dout)
 
 print("Testing conv_relu")
-print("dx error:", rel_error(dx_num, dx))
-print("dw error:", rel_error(dw_num, dw))
-print("db error:", rel_error(db_num, db))
+check_close("dx", dx, dx_num, like="x")
+check_close("dw", dw, dw_num, like="w")
+check_close("db", db, db_num, like="b")
 
 # %% [markdown]
 # ## A three-layer convolutional network
@@ -730,9 +731,9 @@ dbeta_num = eval_numerical_gradient_array(lambda bb: spatial_batchnorm_forward(x
 
 _, cache = spatial_batchnorm_forward(x, gamma, beta, bn_param)
 dx, dgamma, dbeta = spatial_batchnorm_backward(dout, cache)
-print("dx error:    ", rel_error(dx_num, dx))
-print("dgamma error:", rel_error(dgamma_num, dgamma))
-print("dbeta error: ", rel_error(dbeta_num, dbeta))
+check_close("dx", dx, dx_num, like="x", label="dx error:    ")
+check_close("dgamma", dgamma, dgamma_num, like="gamma")
+check_close("dbeta", dbeta, dbeta_num, like="beta", label="dbeta error: ")
 
 # %% tests="a1-cnn-spatial_batchnorm_backward"
 
@@ -805,8 +806,8 @@ print("  stds difference from the reference:", rel_error(out_groups.std(axis=1),
 
 gamma, beta = np.random.randn(1, C, 1, 1), np.random.randn(1, C, 1, 1)
 out, _ = spatial_groupnorm_forward(x, gamma, beta, G, {"mode": "train"})
-print("With random gamma and beta, difference from the reference:",
-      rel_error(out, reference_value(spatial_groupnorm_forward(x, gamma, beta, G, {"mode": "train"})[0])))
+check_close("out", out, reference_value(spatial_groupnorm_forward(x, gamma, beta, G, {"mode": "train"})[0]), like="x",
+            label="With random gamma and beta, difference from the reference:")
 
 # %% tests="a1-cnn-spatial_groupnorm_forward"
 
@@ -843,8 +844,8 @@ dbeta_num = eval_numerical_gradient_array(lambda bb: spatial_groupnorm_forward(x
 
 _, cache = spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
 dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
-print("dx error:    ", rel_error(dx_num, dx))
-print("dgamma error:", rel_error(dgamma_num, dgamma))
-print("dbeta error: ", rel_error(dbeta_num, dbeta))
+check_close("dx", dx, dx_num, like="x", label="dx error:    ")
+check_close("dgamma", dgamma, dgamma_num, like="gamma")
+check_close("dbeta", dbeta, dbeta_num, like="beta", label="dbeta error: ")
 
 # %% tests="a1-cnn-spatial_groupnorm_backward"

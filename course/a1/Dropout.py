@@ -29,7 +29,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from dl.data import get_cifar10_data
-from dl.gradcheck import check_model_gradients, eval_numerical_gradient_array, rel_error
+from dl.checking import check_close
+from dl.gradcheck import check_model_gradients, eval_numerical_gradient_array
 from dl.notebook_import import import_notebook, rebind
 from dl.solver import Solver
 from dl.utils import smoke_mode
@@ -109,7 +110,7 @@ for p in [0.25, 0.4, 0.7]:
 print()
 print("expected train-mode means: ", reference_value(train_means))
 print("expected fractions of zeros:", reference_value(zero_fractions))
-print("difference in means:", rel_error(np.array(train_means), np.array(reference_value(train_means))))
+check_close("train_means", np.array(train_means), np.array(reference_value(train_means)), label="difference in means:")
 
 # %% tests="a1-dropout-dropout_forward"
 
@@ -136,7 +137,7 @@ dx = dropout_backward(dout, cache)
 dx_num = eval_numerical_gradient_array(lambda xx: dropout_forward(xx, dropout_param)[0], x, dout)
 
 # The error should be around 1e-10 or less.
-print("dx relative error:", rel_error(dx, dx_num))
+check_close("dx", dx, dx_num, like="x", label="dx relative error:")
 
 # %% tests="a1-dropout-dropout_backward"
 

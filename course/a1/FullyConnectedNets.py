@@ -33,7 +33,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 from dl.data import get_cifar10_data
-from dl.gradcheck import check_model_gradients, eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from dl.checking import check_close
+from dl.gradcheck import check_model_gradients, eval_numerical_gradient, eval_numerical_gradient_array
 from dl.models.fc_net import save_fc_net
 from dl.optim import sgd
 from dl.solver import Solver
@@ -85,7 +86,7 @@ b = np.linspace(-0.3, 0.1, num=3)
 
 out, _ = affine_forward(x, w, b)
 correct_out = reference_value(affine_forward(x, w, b)[0])
-print("affine_forward difference:", rel_error(out, correct_out))
+check_close("out", out, correct_out, label="affine_forward difference:")
 
 # %% tests="a1-fc-affine_forward"
 
@@ -118,9 +119,9 @@ db_num = eval_numerical_gradient_array(lambda bb: affine_forward(x, w, bb)[0], b
 _, cache = affine_forward(x, w, b)
 dx, dw, db = affine_backward(dout, cache)
 
-print("dx error:", rel_error(dx_num, dx))
-print("dw error:", rel_error(dw_num, dw))
-print("db error:", rel_error(db_num, db))
+check_close("dx", dx, dx_num, like="x")
+check_close("dw", dw, dw_num, like="w")
+check_close("db", db, db_num, like="b")
 
 # %% tests="a1-fc-affine_backward"
 
@@ -139,7 +140,7 @@ x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
 
 out, _ = relu_forward(x)
 correct_out = reference_value(relu_forward(x)[0])
-print("relu_forward difference:", rel_error(out, correct_out))  # about 1e-8 or less
+check_close("out", out, correct_out, like="x", label="relu_forward difference:")  # about 1e-8 or less
 
 # %% tests="a1-fc-relu_forward"
 
@@ -154,7 +155,7 @@ dout = np.random.randn(*x.shape)
 dx_num = eval_numerical_gradient_array(lambda xx: relu_forward(xx)[0], x, dout)
 _, cache = relu_forward(x)
 dx = relu_backward(dout, cache)
-print("dx error:", rel_error(dx_num, dx))  # about 1e-12
+check_close("dx", dx, dx_num, like="x")  # about 1e-12
 
 # %% tests="a1-fc-relu_backward"
 
@@ -182,9 +183,9 @@ dx_num = eval_numerical_gradient_array(lambda xx: affine_relu_forward(xx, w, b)[
 dw_num = eval_numerical_gradient_array(lambda ww: affine_relu_forward(x, ww, b)[0], w, dout)
 db_num = eval_numerical_gradient_array(lambda bb: affine_relu_forward(x, w, bb)[0], b, dout)
 
-print("dx error:", rel_error(dx_num, dx))
-print("dw error:", rel_error(dw_num, dw))
-print("db error:", rel_error(db_num, db))
+check_close("dx", dx, dx_num, like="x")
+check_close("dw", dw, dw_num, like="w")
+check_close("db", db, db_num, like="b")
 
 # %% [markdown]
 # ## Softmax loss
@@ -212,7 +213,7 @@ y = np.random.randint(num_classes, size=num_inputs)
 loss, dx = softmax_loss(x, y)
 dx_num = eval_numerical_gradient(lambda xx: softmax_loss(xx, y)[0], x, verbose=False)
 print("loss:", loss, "(reference:", reference_value(softmax_loss(x, y)[0]), ")")
-print("dx error:", rel_error(dx_num, dx))  # about 1e-8
+check_close("dx", dx, dx_num, like="x")  # about 1e-8
 
 # %% tests="a1-fc-softmax_loss"
 
@@ -362,8 +363,8 @@ v = np.linspace(0.6, 0.9, num=N * D).reshape(N, D)
 next_w, config = sgd_momentum(w, dw, {"learning_rate": 1e-3, "velocity": v.copy()})
 expected_next_w = reference_value(sgd_momentum(w, dw, {"learning_rate": 1e-3, "velocity": v.copy()})[0])
 expected_velocity = reference_value(sgd_momentum(w, dw, {"learning_rate": 1e-3, "velocity": v.copy()})[1]["velocity"])
-print("next_w error:", rel_error(next_w, expected_next_w))  # about 1e-8
-print("velocity error:", rel_error(config["velocity"], expected_velocity))
+check_close("next_w", next_w, expected_next_w, like="w")  # about 1e-8
+check_close('config["velocity"]', config["velocity"], expected_velocity, like="w", label="velocity error:")
 
 # %% tests="a1-fc-sgd_momentum"
 
@@ -427,8 +428,8 @@ cache = np.linspace(0.6, 0.9, num=N * D).reshape(N, D)
 next_w, config = rmsprop(w, dw, {"learning_rate": 1e-2, "cache": cache.copy()})
 expected_next_w = reference_value(rmsprop(w, dw, {"learning_rate": 1e-2, "cache": cache.copy()})[0])
 expected_cache = reference_value(rmsprop(w, dw, {"learning_rate": 1e-2, "cache": cache.copy()})[1]["cache"])
-print("RMSProp next_w error:", rel_error(expected_next_w, next_w))  # about 1e-7
-print("RMSProp cache error:", rel_error(expected_cache, config["cache"]))
+check_close("next_w", next_w, expected_next_w, like="w", label="RMSProp next_w error:")  # about 1e-7
+check_close('config["cache"]', config["cache"], expected_cache, like="w", label="RMSProp cache error:")
 
 # %% role="check"
 N, D = 4, 5
@@ -446,9 +447,9 @@ next_w, config = adam(w, dw, adam_config())
 expected_next_w = reference_value(adam(w, dw, adam_config())[0])
 expected_m = reference_value(adam(w, dw, adam_config())[1]["m"])
 expected_v = reference_value(adam(w, dw, adam_config())[1]["v"])
-print("Adam next_w error:", rel_error(expected_next_w, next_w))  # about 1e-7
-print("Adam m error:", rel_error(expected_m, config["m"]))
-print("Adam v error:", rel_error(expected_v, config["v"]))
+check_close("next_w", next_w, expected_next_w, like="w", label="Adam next_w error:")  # about 1e-7
+check_close('config["m"]', config["m"], expected_m, like="w", label="Adam m error:")
+check_close('config["v"]', config["v"], expected_v, like="w", label="Adam v error:")
 print("Adam t after the step:", config["t"], "(should be 6)")
 
 # %% tests="a1-fc-rmsprop"

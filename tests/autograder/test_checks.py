@@ -6,6 +6,7 @@ from autograder.checks import REGISTRY, CheckContext, check_rng
 from autograder.checks.compare import Tally, mismatch, relative_error, student_numerical_gradient
 from autograder.nbgrader_bridge import in_process_student
 from autograder.student import StudentError
+from dl.checking import check_close, shape_mismatch
 from dl.gradcheck import eval_numerical_gradient_array
 from dl.layers import affine_forward
 from tests.autograder.notebooks import reference_source, unit
@@ -78,3 +79,19 @@ def test_the_same_seed_gives_the_same_inputs_and_different_units_different_ones(
     assert run("affine_forward", source).message == run("affine_forward", source).message
     a, b = check_rng(1, "a1-fc-rmsprop", "rmsprop").random(), check_rng(1, "a1-fc-adam", "adam").random()
     assert a != b and a == check_rng(1, "a1-fc-rmsprop", "rmsprop").random()
+
+
+def test_grader_and_visible_checks_phrase_a_shape_mismatch_alike(capsys):
+    """The grader's message and a notebook's visible check say the same sentence for the same mistake."""
+    phrase = shape_mismatch("dx", (10, 6), (10, 2, 3), "x")
+    graded = mismatch("dx", np.zeros((10, 6)), np.zeros((10, 2, 3)), 1e-7, "x of shape (10, 2, 3)", like="x")
+    check_close("dx", np.zeros((10, 6)), np.zeros((10, 2, 3)), like="x")
+    assert graded.startswith(phrase) and capsys.readouterr().out == phrase + "\n"
+
+
+def test_a_forgotten_reshape_in_affine_backward_is_reported_with_the_shape_of_x():
+    source = reference_source(unit("a1-fc-affine_forward")) + reference_source(unit("a1-fc-affine_backward")).replace(
+        "dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T")
+    result = run("affine_backward", source)
+    assert result.score < 1
+    assert "expected" in result.message and ", the shape of x, on x of shape" in result.message

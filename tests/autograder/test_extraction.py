@@ -1,11 +1,14 @@
 """Program extraction: which cells run, in which order, and what is reported about each unit."""
 import copy
+import inspect
 import re
 import warnings
 
+import numpy as np
 import pytest
 
 from autograder.extraction import build_program
+from dl import layer_utils
 from dl.notebook_import import NotebookImportError, import_notebook
 from tests.autograder import notebooks
 from tests.autograder.notebooks import UNITS
@@ -153,6 +156,7 @@ def kernel_picks(path, names_of):
             failed = re.search(r"cell (\d+) of FullyConnectedNets.ipynb \(unit", str(exc))  # else: "no cell of ... defines"
             picks[grade_id] = int(failed.group(1)) if failed else None
             continue
+        obj = inspect.unwrap(obj)  # imported functions are wrapped to explain their failures
         code = obj.__code__ if callable(obj) and hasattr(obj, "__code__") else obj.__init__.__code__
         picks[grade_id] = int(re.fullmatch(r"<FullyConnectedNets.ipynb cell (\d+)>", code.co_filename).group(1))
     return picks
@@ -181,3 +185,24 @@ def test_the_kernel_and_the_grader_pick_the_same_cells(tmp_path, variant):
         assert grader["a1-fc-adam"] is not None  # a broken cell is still the unit's cell: it costs that unit only
     if variant is _with_deleted_cell:
         assert set(program.missing) == {"a1-fc-sgd_momentum"}
+
+
+def test_a_later_notebook_meets_a_forgotten_reshape_where_it_is_made(tmp_path):
+    """The ConvolutionalNetworks case: affine_backward from FullyConnectedNets returns dx flat, and
+    the provided sandwich of the later notebook calls it; the error names the function and notebook."""
+    broken = notebooks.replace_once(notebooks.reference_source(notebooks.unit("a1-fc-affine_backward")),
+                                    "dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T")
+    submission = notebooks.submission({"a1-fc-affine_backward": broken})
+    fc = import_notebook(notebooks.write(submission, tmp_path / "FullyConnectedNets.ipynb"), {u.grade_id: u.names for u in notebooks.CODE_UNITS})
+    later = {"affine_forward": fc.affine_forward, "affine_backward": fc.affine_backward,
+             "relu_forward": fc.relu_forward, "relu_backward": fc.relu_backward, "np": np}
+    exec(inspect.getsource(layer_utils.affine_relu_forward) + inspect.getsource(layer_utils.affine_relu_backward), later)
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((4, 2, 2, 2)), rng.standard_normal((8, 3)), rng.standard_normal(3)
+    out, cache = later["affine_relu_forward"](x, w, b)
+    with pytest.raises(ValueError) as error:
+        later["affine_relu_backward"](np.ones_like(out), cache)
+    cell = notebooks.unit_cell_indices(submission, "a1-fc-affine_backward")[0] + 1
+    assert str(error.value) == "dx has shape (4, 8); expected (4, 2, 2, 2), the shape of x (returned by affine_backward)"
+    assert error.value.__notes__ == [f"raised in affine_backward, imported from FullyConnectedNets.ipynb (cell {cell}): if the "
+                                     f"mistake is there, fix it in FullyConnectedNets.ipynb, save it and re-run this notebook's setup cell"]

@@ -3,6 +3,7 @@ import json
 import traceback
 
 import nbformat
+import numpy as np
 import pytest
 
 from dl.notebook_import import NotebookImportError, import_notebook, read_notebook, rebind
@@ -200,3 +201,66 @@ def test_an_nn_module_from_an_earlier_notebook_is_reused_with_super(tmp_path):
     original = earlier.TwoLayerNet(3, 4)
     original.load_state_dict(net.state_dict())
     assert torch.equal(original(x), net.fc2(torch.relu(net.fc1(x))))
+
+
+LAYER_UNITS = {"t-f": ["scale_forward"], "t-b": ["scale_backward"]}
+LAYER = [
+    ("code", "import numpy as np", {"dl": {"role": "setup"}}),
+    ("code", "def scale_forward(x, w):\n    return x * w, (x, w)\n", unit("t-f")),
+    ("code", "def scale_backward(dout, cache):\n    x, w = cache\n    dx = (dout * w).reshape(len(x), -1)  # the reshape is wrong\n"
+             "    return dx, (dout * x).sum(0)\n", unit("t-b")),
+]
+
+
+def test_an_exception_inside_an_imported_function_names_the_function_notebook_and_cell(tmp_path):
+    cells = STANDARD[:3] + [("code", "def double(x):\n    return helper(x) / 0\n", unit("t-double"))] + STANDARD[4:]
+    module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+    later = {"__name__": "later"}
+    exec("def twice(x):\n    return double(x)\n", later)
+    later["double"] = module.double
+    with pytest.raises(ZeroDivisionError) as error:
+        later["twice"](1)
+    assert error.value.__notes__ == ["raised in double, imported from Nb.ipynb (cell 4, line 2): if the mistake is there, "
+                                     "fix it in Nb.ipynb, save it and re-run this notebook's setup cell"]
+    with pytest.raises(ZeroDivisionError) as error:  # rebound, and called by the module's own code: one note
+        rebind(module.double, {"helper": lambda x: x, "__name__": "later"})(1)
+    assert len(error.value.__notes__) == 1 and "raised in double" in error.value.__notes__[0]
+
+
+def test_an_imported_backward_returning_a_gradient_of_the_wrong_shape_is_stopped_there(tmp_path):
+    module = import_notebook(make_notebook(tmp_path / "Layers.ipynb", LAYER, LAYER_UNITS, provided=()))
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 2, 3)), rng.standard_normal((2, 3))
+    out, cache = module.scale_forward(x, w)
+    with pytest.raises(ValueError) as error:
+        module.scale_backward(np.ones_like(out), cache)
+    assert str(error.value) == "dx has shape (4, 6); expected (4, 2, 3), the shape of x (returned by scale_backward)"
+    assert error.value.__notes__[0].startswith("raised in scale_backward, imported from Layers.ipynb (cell 3): ")
+    # a cache the imported forward did not make is not checked: the notebook's own code decides
+    assert module.scale_backward(np.ones_like(out), (x, w))[0].shape == (4, 6)
+
+
+def test_correct_imported_layers_pass_their_shape_checks(tmp_path):
+    fixed = LAYER[:2] + [("code", LAYER[2][1].replace(".reshape(len(x), -1)", ""), unit("t-b"))]
+    module = import_notebook(make_notebook(tmp_path / "Layers.ipynb", fixed, LAYER_UNITS, provided=()))
+    x, w = np.ones((4, 2, 3)), np.ones((2, 3))
+    out, cache = module.scale_forward(x, w=w)
+    dx, dw = module.scale_backward(out, cache)
+    assert dx.shape == x.shape and dw.shape == w.shape
+
+
+def test_a_graded_cell_using_a_name_defined_outside_the_graded_cells_gets_a_warning(tmp_path):
+    cells = STANDARD[:3] + [("code", "def my_factor():\n    return 2", {}),
+                            ("code", "def double(x):\n    return my_factor() * x", unit("t-double"))] + STANDARD[4:]
+    with pytest.warns(UserWarning, match=r"`double` uses `my_factor`, which Nb.ipynb defines outside its graded cells "
+                                         r"\(cell 4\); a later notebook \(and the grader\) cannot see it: move it into the graded cell"):
+        module = import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells))
+    with pytest.raises(NameError):
+        module.double(1)
+
+
+def test_names_bound_by_the_program_builtins_or_locals_give_no_warning(recwarn, tmp_path):
+    body = "def double(x):\n    total = sum([helper(x)])\n    return math.floor(total) + len([k for k in range(1)]) - 1"
+    cells = STANDARD[:3] + [("code", "total = 1\nk = 2", {}), ("code", body, unit("t-double"))] + STANDARD[4:]
+    assert import_notebook(make_notebook(tmp_path / "Nb.ipynb", cells)).double(2) == 4
+    assert not [w for w in recwarn if "outside its graded cells" in str(w.message)]

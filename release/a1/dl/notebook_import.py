@@ -18,18 +18,31 @@ use too: the imports of the setup cell, the provided cells and the unit cells, f
 metadata or, where a front end dropped it (Colab and VS Code do), by the names each unit defines
 (``metadata.dl.units`` lists them); never training runs, plots or checks. A missing or broken unit
 costs only its own names. Tracebacks from imported code show the notebook's lines.
+
+Imported functions explain their failures in the later notebook (:func:`_explained`): an
+exception raised inside one gets a note naming the function, the notebook and the cell, and a
+``<name>_backward`` checks that each gradient it returns has the shape of the matching array
+argument of the ``<name>_forward`` call that made its cache (the contract of :mod:`dl.layers`),
+so that a wrong shape is reported where it is made, not in the next layer. A unit cell that uses
+a name defined only outside the graded cells gets a warning (:func:`dl.program.outside_names`).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+import traceback
 import types
 import warnings
+import weakref
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
-from dl.program import assemble, cell_source, run_program
+import numpy as np
+
+from dl.checking import shape_mismatch
+from dl.program import Program, assemble, cell_source, outside_names, run_program
 
 __all__ = ["NotebookImportError", "cell_source", "import_notebook", "read_notebook", "rebind"]
 
@@ -114,10 +127,122 @@ def import_notebook(path: str | os.PathLike, units: Mapping[str, Sequence[str]] 
     for cell, error in failures.items():
         if not cell.units:
             warnings.warn(f"{path.name}: {cell.label} failed: {error}", stacklevel=2)
+    for message in outside_names(nb, program, path.name):
+        warnings.warn(message, stacklevel=2)
+    _explain_failures(module, program, units, path.name)
     if unavailable:
         module.__getattr__ = _unavailable(module.__name__, unavailable)
     sys.modules[module.__name__] = module  # a fresh import replaces an older one
     return module
+
+
+def _explain_failures(module: types.ModuleType, program: Program, units: Mapping[str, Sequence[str]], notebook: str) -> None:
+    """Replace each function a unit cell defines in ``module`` by :func:`_explained` of it.
+
+    The module's own code calls the replacements too (they are its globals), and so does a class
+    of the module rebound into a later notebook that took them from the module.
+    """
+    cells = {cell.filename: cell.index + 1 for cell in program.cells if cell.units}
+    ledgers: dict[str, dict] = {}  # one per layer name: caches made by <name>_forward
+    for grade_id, names in units.items():
+        cell = program.unit_cell(grade_id)
+        for name in names:
+            func = module.__dict__.get(name)
+            if cell is None or not isinstance(func, types.FunctionType) or func.__code__.co_filename != cell.filename:
+                continue
+            layer, _, kind = name.rpartition("_")
+            ledger = ledgers.setdefault(layer, {}) if layer and kind in ("forward", "backward") else None
+            module.__dict__[name] = _explained(func, notebook, cells, kind if ledger is not None else "", ledger)
+
+
+MAX_LEDGER = 256  # caches remembered per layer; older ones are not checked
+
+
+def _explained(func: types.FunctionType, notebook: str, cells: Mapping[str, int], kind: str = "", ledger: dict | None = None):
+    """``func``, imported from ``notebook``, explaining its failures to the notebook that calls it.
+
+    - An exception raised inside it gets a note: "raised in affine_backward, imported from
+      FullyConnectedNets.ipynb (cell 7, line 4): ...", naming the innermost function of the
+      notebook's cells (``cells`` maps their file names to cell numbers) the traceback passes.
+    - ``kind="forward"``: for the ``(out, cache)`` it returns, remembers in ``ledger`` the shapes
+      of its array arguments (keyed by the cache, which is not kept alive).
+    - ``kind="backward"``: when ``ledger`` remembers the cache it is given, raises ValueError if a
+      gradient it returns does not have the shape of the matching forward argument.
+    """
+    @functools.wraps(func)
+    def explained(*args, **kwargs):
+        try:
+            result = func(*args, **kwargs)
+            if kind == "forward":
+                _remember_inputs(ledger, func, args, kwargs, result)
+            elif kind == "backward":
+                _check_gradient_shapes(ledger, func, args, kwargs, result)
+            return result
+        except Exception as exc:
+            _add_note(exc, func, notebook, cells)
+            raise
+
+    explained._rewrap = lambda new: _explained(new, notebook, cells, kind, ledger)  # for rebind
+    return explained
+
+
+def _add_note(exc: Exception, func: types.FunctionType, notebook: str, cells: Mapping[str, int]) -> None:
+    """Note on ``exc`` where in ``notebook`` it was raised, once (an imported function may call another).
+
+    The place is the innermost frame of the notebook's cells in the traceback; when there is none
+    (the shape check of :func:`_explained` raised), ``func`` itself.
+    """
+    imported = f"imported from {notebook}"
+    if any(imported in note for note in getattr(exc, "__notes__", ())):
+        return
+    name, at = func.__name__, f" (cell {cells[func.__code__.co_filename]})"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in cells:
+            name, at = frame.name, f" (cell {cells[frame.filename]}, line {frame.lineno})"
+    exc.add_note(f"raised in {name}, {imported}{at}: if the mistake is there, fix it in {notebook}, "
+                 f"save it and re-run this notebook's setup cell")
+
+
+def _arrays(value, depth: int = 3) -> list[np.ndarray]:
+    """The numpy arrays in a cache: the cache itself, or those in its (nested) tuples and lists."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if depth and isinstance(value, (tuple, list)):
+        return [array for item in value for array in _arrays(item, depth - 1)]
+    return []
+
+
+def _remember_inputs(ledger: dict, forward: Callable, args: tuple, kwargs: dict, result) -> None:
+    """Record in ``ledger`` the names and shapes of ``forward``'s array arguments, under its cache."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return
+    cache = result[1]
+    arrays = _arrays(cache)
+    if not arrays:
+        return
+    code = forward.__code__
+    values = dict(zip(code.co_varnames[:code.co_argcount], args)) | kwargs
+    inputs = [(name, value.shape) for name, value in values.items() if isinstance(value, np.ndarray)]
+    ledger[id(cache)] = ([weakref.ref(array) for array in arrays], inputs)
+    if len(ledger) > MAX_LEDGER:
+        del ledger[next(iter(ledger))]
+
+
+def _check_gradient_shapes(ledger: dict, backward: Callable, args: tuple, kwargs: dict, result) -> None:
+    """Raise ValueError when gradient i of ``backward`` has not the shape of array argument i of the forward."""
+    cache = args[1] if len(args) > 1 else kwargs.get("cache")
+    remembered = ledger.get(id(cache))
+    if remembered is None:
+        return
+    refs, inputs = remembered
+    arrays = _arrays(cache)
+    if len(arrays) != len(refs) or any(ref() is not array for ref, array in zip(refs, arrays)):
+        return  # another cache now has the address of a remembered one
+    gradients = result if isinstance(result, tuple) else (result,)
+    for (name, shape), gradient in zip(inputs, gradients):
+        problem = shape_mismatch(f"d{name}", np.shape(gradient), shape, name) if isinstance(gradient, np.ndarray) else None
+        if problem:
+            raise ValueError(f"{problem} (returned by {backward.__name__})")
 
 
 def _unavailable(module_name: str, reasons: Mapping[str, str]):
@@ -158,6 +283,8 @@ def rebind(obj, namespace: dict):
 
     Raises TypeError for anything but a plain function or class.
     """
+    if isinstance(obj, types.FunctionType) and hasattr(obj, "_rewrap"):  # explains its failures (_explained)
+        return obj._rewrap(_rebind_function(obj.__wrapped__, namespace))
     if isinstance(obj, types.FunctionType):
         return _rebind_function(obj, namespace)
     if isinstance(obj, type):

@@ -28,12 +28,16 @@ rules:
 5. **Source lines.** Each cell is compiled under its own file name (``<Notebook.ipynb cell 7>``)
    and registered with :mod:`linecache`, so tracebacks show the notebook's lines.
 
+A unit cell that reads a name only a cell outside the program defines works in its own notebook
+and nowhere else; :func:`outside_names` finds such names, for a warning when the notebook is imported.
+
 A notebook that builds on earlier ones runs their programs first, in the same namespace (the
 build, the grader), or imports them as modules (the student's kernel, :mod:`dl.notebook_import`).
 """
 from __future__ import annotations
 
 import ast
+import builtins
 import linecache
 import traceback
 from dataclasses import dataclass, field
@@ -225,6 +229,58 @@ def assemble(notebook: Mapping, units: Mapping[str, Sequence[str]], name: str, p
         ordered.append((position, ProgramCell(f"cell {index + 1} of {name}", source, tuple(grade_ids), index, f"<{name} cell {index + 1}>")))
     ordered.sort(key=lambda pair: pair[0])  # stable: ties keep the pristine notebook's order
     return Program([cell for _, cell in ordered], dict(found.missing), dict(found.cells))
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name a piece of code binds anywhere (assignments, parameters, definitions, imports, loop targets)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+    return names
+
+
+def outside_names(notebook: Mapping, program: Program, name: str) -> list[str]:
+    """Warnings for unit cells that use a name only a cell outside the program defines.
+
+    Such a cell works in its own notebook (the other cell ran in the kernel) but not where the
+    program runs alone: in a later notebook that imports it, in the build and in the grader.
+    A name counts when a unit cell reads it, nothing in the cell binds it anywhere, it is not a
+    builtin, no cell of the program binds it, and another code cell of ``notebook`` defines it
+    at top level. Returns one message per unit cell and name, e.g. "`affine_forward` uses
+    `my_helper`, which FullyConnectedNets.ipynb defines outside its graded cells; ...".
+    """
+    program_names: set[str] = set()
+    for cell in program.cells:
+        tree = _parse(cell.source)
+        program_names |= _bound_names(tree) if tree is not None else set()
+    in_program = {cell.index for cell in program.cells if cell.units}
+    elsewhere: dict[str, int] = {}
+    for i, cell in _code_cells(notebook):
+        if i not in in_program:
+            for defined in defined_names(cell_source(cell)):
+                elsewhere.setdefault(defined, i)
+    messages = []
+    for cell in program.cells:
+        tree = _parse(cell.source) if cell.units else None
+        if tree is None:
+            continue
+        read = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        users = ", ".join(f"`{n}`" for n in sorted(defined_names(cell.source))) or cell.label
+        for missing in sorted(read - _bound_names(tree) - program_names - set(dir(builtins))):
+            if missing in elsewhere:
+                messages.append(f"{users} uses `{missing}`, which {name} defines outside its graded cells (cell "
+                                f"{elsewhere[missing] + 1}); a later notebook (and the grader) cannot see it: "
+                                f"move it into the graded cell")
+    return messages
 
 
 def run_program(program: Program, namespace: MutableMapping) -> dict[ProgramCell, str]:
