@@ -27,8 +27,10 @@
 #
 # This notebook builds on your work in `FullyConnectedNets.ipynb`: the setup cell imports your
 # layers, your Adam and your `FullyConnectedNet` from it. Complete that notebook and save it
-# before you start. As before, write code only in the cells marked `YOUR CODE HERE`. Every check
-# cell seeds its own random numbers, so you can re-run any of them on its own.
+# before you start. As before, write code only in the cells marked `YOUR CODE HERE`, and define
+# any helper function inside the graded cell that uses it (a later notebook imports only the
+# graded cells). Every check cell seeds its own random numbers, so you can re-run any of them on
+# its own.
 
 # %% role="setup"
 import numpy as np
@@ -83,7 +85,9 @@ def print_mean_std(x, axis=0):
 # those weights change at every step. Each layer has to keep adapting to a moving distribution,
 # and with an unlucky weight scale the signal shrinks or grows layer after layer.
 #
-# **Batch normalization** standardises the signal inside the network. For a minibatch of
+# **Batch normalization** (Sergey Ioffe and Christian Szegedy, *Batch Normalization: Accelerating
+# Deep Network Training by Reducing Internal Covariate Shift*, 2015, arXiv:1502.03167)
+# standardises the signal inside the network. For a minibatch of
 # pre-activations `x` of shape `(N, D)` it takes, for every feature (column) separately, the mean
 # `μ` and the variance `σ²` over the `N` examples and computes
 #
@@ -349,7 +353,8 @@ print("reference initial losses:", reference_value(losses))
 # ## Batch normalization in a deep network
 #
 # Now train two six-layer networks on 1000 images, one with batch normalization and one
-# without, from the same initial weights and with the same settings. Watch the training loss in
+# without, from the same initial weights (the cell seeds numpy before building each network, so
+# both draw the same `W1, ..., W6`) and with the same settings. Watch the training loss in
 # the live plot: the network with batch normalization should bring it down noticeably faster.
 #
 # Be honest with yourself about the validation accuracy, though. Both networks overfit 1000
@@ -358,7 +363,6 @@ print("reference initial losses:", reference_value(losses))
 # next experiments show where that pays off.
 
 # %%
-np.random.seed(231)
 num_train = 1000
 small_data = {
     "X_train": data["X_train"][:num_train],
@@ -370,7 +374,9 @@ hidden_dims = [100] * 5
 weight_scale = 2e-2
 num_epochs = 1 if SMOKE else 10
 
+np.random.seed(231)
 bn_model = FullyConnectedNet(hidden_dims, weight_scale=weight_scale, normalization="batchnorm")
+np.random.seed(231)  # the same weights again: only the normalization differs
 model = FullyConnectedNet(hidden_dims, weight_scale=weight_scale, normalization=None)
 
 dashboard = TrainingDashboard("Six-layer network with and without batch normalization")
@@ -483,7 +489,9 @@ plt.show()
 # batches must be small (large models or large inputs that barely fit in memory), when examples
 # have different lengths (sequences), or when a single example must be processed on its own.
 #
-# **Layer normalization** takes the other axis. It normalises each example over its own `D`
+# **Layer normalization** (Jimmy Lei Ba, Jamie Ryan Kiros and Geoffrey E. Hinton, *Layer
+# Normalization*, 2016, arXiv:1607.06450) takes the other axis. It normalises each example over
+# its own `D`
 # features: for row `i` of `x`, the mean `μ_i` and variance `σ_i²` are taken over that row, and
 #
 # $$\hat{x}_i = \frac{x_i - \mu_i}{\sqrt{\sigma_i^2 + \epsilon}}, \qquad

@@ -29,8 +29,9 @@
 # This notebook builds on your earlier work: the setup cell imports your layers and your Adam
 # from `FullyConnectedNets.ipynb` and your batch normalization from `BatchNormalization.ipynb`.
 # Complete and save both notebooks before you start. As before, write code only in the cells
-# marked `YOUR CODE HERE`; every check cell seeds its own random numbers, so you can re-run any
-# of them on its own.
+# marked `YOUR CODE HERE`, and define any helper function inside the graded cell that uses it
+# (the grader takes only the graded cells); every check cell seeds its own random numbers, so you
+# can re-run any of them on its own.
 
 # %% role="setup"
 import numpy as np
@@ -44,7 +45,7 @@ from dl.models.cnn import save_conv_net
 from dl.notebook_import import import_notebook
 from dl.solver import Solver
 from dl.utils import Timer, smoke_mode
-from dl.vis import imshow_no_ax, setup_notebook, visualize_grid
+from dl.vis import imshow_no_ax, plot_normalization_groups, setup_notebook, visualize_grid
 from dl.widgets import KernelEditor, TrainingDashboard
 
 setup_notebook()
@@ -613,7 +614,8 @@ plt.show()
 # %% [markdown]
 # ## Spatial batch normalization
 #
-# Batch normalization made deep fully connected networks much easier to train. It helps
+# Batch normalization (Ioffe and Szegedy, 2015, arXiv:1502.03167, which you met in
+# BatchNormalization.ipynb) made deep fully connected networks much easier to train. It helps
 # convolutional networks too, but it needs a small change to respect what a convolution does.
 #
 # For an affine layer, batch normalization takes input of shape `(N, D)` and normalises each of
@@ -747,19 +749,37 @@ check_close("dbeta", dbeta, dbeta_num, like="beta", label="dbeta error: ")
 # every channel of an example to share one mean and one variance, although different filters
 # respond to very different things — one to a rare edge, another to the overall brightness.
 #
-# **Group normalization** takes a middle road. It splits the `C` channels of each example into
-# `G` groups of `C / G` consecutive channels, and normalises each group on its own, over its
+# **Group normalization** (Yuxin Wu and Kaiming He, *Group Normalization*, 2018,
+# arXiv:1803.08494) takes a middle road. It splits the `C` channels of each example into `G`
+# groups of `C / G` consecutive channels, and normalises each group on its own, over its
 # `C/G · H · W` values. Then, as usual, every channel gets its own scale `γ` and shift `β`. Like
 # layer normalization it never looks at other examples, so it behaves the same in training and
 # at test time, needs no running statistics and works with any batch size. Two extreme cases
 # are familiar: `G = 1` is layer normalization over `(C, H, W)`, and `G = C` normalises every
-# channel of every example separately (instance normalization).
+# channel of every example separately (instance normalization: Dmitry Ulyanov, Andrea Vedaldi
+# and Victor Lempitsky, *Instance Normalization: The Missing Ingredient for Fast Stylization*,
+# 2016, arXiv:1607.08022).
+#
+# The figure below compares the four on activations of shape `(N, C, H, W)`. Each square is
+# one channel of one example, that is all its `H × W` values; squares of one colour are
+# normalised together, with one mean and one variance. Every method pools all positions of a
+# channel; they differ in which channels and which examples they pool.
+
+# %%
+plot_normalization_groups(N=3, C=6, G=2)
+plt.show()
+
+# %% [markdown]
+# Batch normalization pools a channel across the batch, which is why its statistics depend on
+# the other examples. The other three look at one example only; between one set per example
+# (layer norm) and one per channel (instance norm), group normalization chooses `G` sets.
 #
 # The idea of normalising over groups is older than deep learning. Hand-designed image
-# features, such as histograms of oriented gradients, compute many related measurements (one
-# per orientation and cell) and normalise them group by group, over blocks of neighbouring
-# cells, so that each group becomes insensitive to local changes of brightness and contrast
-# while groups can still differ from each other.
+# features, such as histograms of oriented gradients (Navneet Dalal and Bill Triggs,
+# *Histograms of Oriented Gradients for Human Detection*, 2005), compute many related
+# measurements (one per orientation and cell) and normalise them group by group, over blocks of
+# neighbouring cells, so that each group becomes insensitive to local changes of brightness and
+# contrast while groups can still differ from each other.
 #
 # Conventions (the checks rely on them): `γ` and `β` have shape `(1, C, 1, 1)`, so that they
 # broadcast over `(N, C, H, W)`; `C` must be a multiple of `G` (raise a `ValueError`
@@ -779,7 +799,9 @@ check_close("dbeta", dbeta, dbeta_num, like="beta", label="dbeta error: ")
 # `[3.67070958, 3.09892597, 4.27043622, 3.97521327]`; after normalizing with `γ = 1, β = 0`,
 # means around `1e-16` and standard deviations `[0.99999963, 0.99999948, 0.99999973,
 # 0.99999968]`. A second case uses random `γ` and `β`, to check that each channel gets its own
-# scale and shift; its difference from the reference should be around `1e-8` or smaller.
+# scale and shift. Rather than all 240 output values, it compares a few of them (one from each
+# group of each example) and the norm of the whole output with the reference; the difference
+# should be around `1e-8` or smaller. (The hidden checks compare every value.)
 
 # %% unit="a1-cnn-spatial_groupnorm_forward"
 # The build inlines the reference of this unit here.
@@ -804,10 +826,22 @@ print("  means:", out_groups.mean(axis=1))
 print("  stds: ", out_groups.std(axis=1))
 print("  stds difference from the reference:", rel_error(out_groups.std(axis=1), reference_value(out_groups.std(axis=1))))
 
+
+def summary(out):
+    """out[0, 0, 0, 0], out[0, 4, 2, 1], out[1, 1, 3, 3], out[1, 5, 1, 4] (one entry per example and
+    group of the (2, 6, 4, 5) output) and the norm of the whole output."""
+    entries = [out[0, 0, 0, 0], out[0, 4, 2, 1], out[1, 1, 3, 3], out[1, 5, 1, 4]]
+    return np.array([*entries, np.linalg.norm(out)])
+
+
 gamma, beta = np.random.randn(1, C, 1, 1), np.random.randn(1, C, 1, 1)
 out, _ = spatial_groupnorm_forward(x, gamma, beta, G, {"mode": "train"})
-check_close("out", out, reference_value(spatial_groupnorm_forward(x, gamma, beta, G, {"mode": "train"})[0]), like="x",
-            label="With random gamma and beta, difference from the reference:")
+print("With random gamma and beta:")
+print("  shape:", out.shape, "(should be (2, 6, 4, 5))")
+print("  four entries and the norm:", summary(out))
+check_close("summary(out)", summary(out),
+            reference_value(summary(spatial_groupnorm_forward(x, gamma, beta, G, {"mode": "train"})[0])),
+            label="  difference from the reference:")
 
 # %% tests="a1-cnn-spatial_groupnorm_forward"
 

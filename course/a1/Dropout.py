@@ -14,7 +14,12 @@
 # A network with enough parameters can memorise its training set: the training accuracy climbs
 # to 100% while the validation accuracy stalls. **Dropout** is a simple defence. During
 # training, every hidden unit is switched off at random for each example, so the network cannot
-# rely on any single unit being there; at test time every unit is used.
+# rely on any single unit being there; at test time every unit is used. (Dropout was introduced
+# by Geoffrey E. Hinton, Nitish Srivastava, Alex Krizhevsky, Ilya Sutskever and Ruslan R.
+# Salakhutdinov, *Improving neural networks by preventing co-adaptation of feature detectors*,
+# 2012, arXiv:1207.0580, and studied at length by Nitish Srivastava, Geoffrey Hinton, Alex
+# Krizhevsky, Ilya Sutskever and Ruslan Salakhutdinov, *Dropout: A Simple Way to Prevent Neural
+# Networks from Overfitting*, Journal of Machine Learning Research, 2014.)
 #
 # You will
 # - implement the forward and backward pass of (inverted) dropout;
@@ -22,7 +27,9 @@
 # - train a network with and without dropout and compare how well each generalises.
 #
 # This notebook builds on your work in FullyConnectedNets.ipynb: complete and save that
-# notebook first. Write your code only in the cells marked `YOUR CODE HERE`.
+# notebook first. Write your code only in the cells marked `YOUR CODE HERE`, and define any
+# helper function inside the graded cell that uses it (a later notebook imports only the graded
+# cells).
 
 # %% role="setup"
 import numpy as np
@@ -201,12 +208,12 @@ print("reference initial losses:", reference_value(losses))
 # %% [markdown]
 # ## Dropout as a regulariser
 #
-# Train two identical two-layer networks on only 500 images: one without dropout and one that
-# keeps a quarter of its hidden units. With so little data the first network will memorise the
-# training set. Watch the two runs as they train, then compare the curves.
+# Train two two-layer networks on only 500 images, from the same initial weights (numpy is
+# seeded before each is built): one without dropout and one that keeps a quarter of its hidden
+# units. With so little data the first network will memorise the training set. Watch the two
+# runs as they train, then compare the curves.
 
 # %%
-np.random.seed(231)
 num_train = 100 if SMOKE else 500
 small_data = {
     "X_train": data["X_train"][:num_train],
@@ -220,6 +227,7 @@ solvers = {}
 for keep_ratio in [1, 0.25]:
     label = f"{keep_ratio:.2f} dropout_keep_ratio"
     print("Training with", label)
+    np.random.seed(231)
     model = FullyConnectedNet([500], dropout_keep_ratio=keep_ratio)
     solver = Solver(
         model, small_data, num_epochs=3 if SMOKE else 25, batch_size=100, update_rule=adam,

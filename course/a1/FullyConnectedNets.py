@@ -27,6 +27,12 @@
 #
 # Write your code only in the cells marked `YOUR CODE HERE`. Every check cell seeds its own
 # random numbers, so you can re-run any of them on its own.
+#
+# Keep each graded function whole in its own cell. If you want a helper function, define it
+# *inside* the cell of the graded function that uses it (in the same cell, above the graded
+# function). The later notebooks of this assignment, and the grader, take only the graded cells
+# from this notebook: a helper defined in a cell of its own works here, but is missing there, and
+# the function that calls it fails with a `NameError`.
 
 # %% role="setup"
 import numpy as np
@@ -233,8 +239,11 @@ check_close("dx", dx, dx_num, like="x")  # about 1e-8
 #   gradients with the same keys as `self.params`;
 # - the loss adds `0.5 * reg * sum ||W_i||^2`; only weights are regularised.
 #
-# The constructor already accepts options for batch normalization and dropout. You will
-# complete those branches in later notebooks; leave them as they are for now.
+# The constructor already accepts options for batch normalization and dropout. The parts of the
+# class marked `complete in BatchNormalization` and `complete in Dropout` are stubs that raise
+# `NotImplementedError`: leave them as they are for now. You will come back to this cell to
+# complete them while you work through BatchNormalization.ipynb and Dropout.ipynb, and only then
+# can a network be built with `normalization="batchnorm"` or `dropout_keep_ratio < 1`.
 
 # %% unit="a1-fc-FullyConnectedNet"
 # The build inlines the reference of this unit here.
@@ -273,6 +282,14 @@ print("reference initial losses:", reference_value(losses))
 # Train a three-layer network on 50 images. Adjust the learning rate and the weight
 # initialisation scale until it reaches 100% training accuracy within 20 epochs. The live plot
 # shows the loss as training runs.
+#
+# Start from `weight_scale = 1e-2` and `learning_rate = 1e-3`, and change one of them at a time,
+# by factors of about 3 to 10:
+# - if the loss hardly moves from about `2.3`, the steps are too small: raise the learning rate;
+# - if the loss jumps around, grows, or becomes `inf` or `nan`, lower the learning rate (or the
+#   weight scale: large weights give huge scores and a huge loss);
+# - if the loss falls but the training accuracy stalls below 100%, try a somewhat larger learning
+#   rate or weight scale.
 
 # %% role="exercise"
 num_train = 50
@@ -283,6 +300,7 @@ small_data = {
     "y_val": data["y_val"],
 }
 
+# Set weight_scale and learning_rate (suggested start: weight_scale = 1e-2, learning_rate = 1e-3).
 ### BEGIN SOLUTION
 weight_scale = 1e-2
 learning_rate = 1e-2
@@ -300,8 +318,14 @@ solver.train()
 # %% [markdown]
 # Now do the same with a five-layer network. You will probably find that it is much pickier
 # about the initialisation scale. Look for a setting that reaches 100% and *stays* there.
+#
+# Start from the values that worked for three layers, then try larger weight scales (between
+# `1e-2` and `1e-1`) with learning rates between `1e-3` and `5e-2`. With too small a scale the
+# signal fades over five layers and the loss stays at about `2.3`; with too large a one the first
+# losses are huge.
 
 # %% role="exercise"
+# Set weight_scale and learning_rate (suggested start: the three-layer values, then a larger weight_scale).
 ### BEGIN SOLUTION
 weight_scale = 3.5e-2
 learning_rate = 2e-2
@@ -402,11 +426,14 @@ for name, rule in [("sgd", sgd), ("sgd_momentum", sgd_momentum)]:
 # Both rules give every parameter its own step size by dividing by a running average of
 # squared gradients, so parameters with large, noisy gradients take smaller steps.
 #
-# **RMSProp:** `cache = decay_rate * cache + (1 - decay_rate) * dw**2`, then
+# **RMSProp** was proposed by Tijmen Tieleman and Geoffrey Hinton in 2012, in lecture notes that
+# were never published as a paper. It keeps a running average of the squared gradient:
+# `cache = decay_rate * cache + (1 - decay_rate) * dw**2`, then
 # `next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)`. Defaults: `learning_rate=1e-2`,
 # `decay_rate=0.99`, `epsilon=1e-8`, zero cache.
 #
-# **Adam** also keeps a running average `m` of the gradient itself (like momentum), and
+# **Adam** (Diederik P. Kingma and Jimmy Ba, *Adam: A Method for Stochastic Optimization*, 2014,
+# arXiv:1412.6980) also keeps a running average `m` of the gradient itself (like momentum), and
 # corrects both averages for starting at zero. Count the step first — `t += 1` — then
 # `m = beta1 * m + (1 - beta1) * dw`, `v = beta2 * v + (1 - beta2) * dw**2`,
 # `m_hat = m / (1 - beta1**t)`, `v_hat = v / (1 - beta2**t)` and
@@ -480,7 +507,9 @@ plt.show()
 # %% [markdown]
 # ### Inline question 2
 #
-# AdaGrad keeps a running *sum* of squared gradients, `cache += dw**2`, and divides each step
+# AdaGrad (John Duchi, Elad Hazan and Yoram Singer, *Adaptive Subgradient Methods for Online
+# Learning and Stochastic Optimization*, Journal of Machine Learning Research, 2011) keeps a
+# running *sum* of squared gradients, `cache += dw**2`, and divides each step
 # by `sqrt(cache)`. Over a long run its steps shrink towards zero. Why? Does Adam have the
 # same problem?
 
@@ -500,8 +529,33 @@ plt.show()
 # scales; Adam with a learning-rate decay per epoch is a good starting point. Start with short
 # runs to rule out bad settings, then train the promising ones longer.
 #
+# Batch normalization and dropout, which you meet in the next two notebooks, often help here.
+# You can come back to this cell once you have done them: the cell below brings your
+# `batchnorm_forward`, `layernorm_forward`, `dropout_forward` and their backward passes from
+# BatchNormalization.ipynb and Dropout.ipynb into this notebook, together with the provided
+# `affine_norm_relu_forward` and `affine_norm_relu_backward`, so that your `FullyConnectedNet`
+# can run with `normalization="batchnorm"` (or `"layernorm"`) and `dropout_keep_ratio < 1`.
+# Until you have completed those notebooks, *and* the branches marked `complete in
+# BatchNormalization` and `complete in Dropout` in your `FullyConnectedNet` cell above, the
+# layers and the branches are stubs: a network using them raises `NotImplementedError`, and
+# plain networks (the default `normalization=None`, `dropout_keep_ratio=1`) are all you can
+# train. Re-run the cell below after you change those notebooks.
+#
 # The last lines save your model to `artifacts/a1_best_fc.npz`; the grader measures its
 # accuracy from that file, so run them after training.
+
+# %%
+from dl import layer_utils
+from dl.notebook_import import import_notebook, rebind
+
+bn = import_notebook("BatchNormalization.ipynb")
+batchnorm_forward, batchnorm_backward = bn.batchnorm_forward, bn.batchnorm_backward
+layernorm_forward, layernorm_backward = bn.layernorm_forward, bn.layernorm_backward
+dropout = import_notebook("Dropout.ipynb")
+dropout_forward, dropout_backward = dropout.dropout_forward, dropout.dropout_backward
+# The provided sandwich affine - normalization - ReLU, calling the layers of this notebook:
+affine_norm_relu_forward = rebind(layer_utils.affine_norm_relu_forward, globals())
+affine_norm_relu_backward = rebind(layer_utils.affine_norm_relu_backward, globals())
 
 # %% unit="a1-fc-best_model"
 best_model = None
@@ -509,6 +563,8 @@ best_model = None
 configs = [
     {"hidden_dims": [512, 256], "learning_rate": 1e-3, "reg": 1e-3, "weight_scale": 2e-2},
     {"hidden_dims": [256, 256], "learning_rate": 5e-4, "reg": 5e-4, "weight_scale": 2e-2},
+    {"hidden_dims": [512, 256], "learning_rate": 1e-3, "reg": 1e-3, "weight_scale": 2e-2,
+     "normalization": "batchnorm", "dropout_keep_ratio": 0.9},
 ]
 num_epochs = 2 if SMOKE else 15
 search = TrainingDashboard("Hyperparameter search")
@@ -516,7 +572,10 @@ results = []
 best_val = -1.0
 for i, config in enumerate(configs):
     np.random.seed(i)
-    model = FullyConnectedNet(config["hidden_dims"], reg=config["reg"], weight_scale=config["weight_scale"])
+    model = FullyConnectedNet(
+        config["hidden_dims"], reg=config["reg"], weight_scale=config["weight_scale"],
+        normalization=config.get("normalization"), dropout_keep_ratio=config.get("dropout_keep_ratio", 1),
+    )
     solver = Solver(
         model, data, update_rule=adam, optim_config={"learning_rate": config["learning_rate"]},
         lr_decay=0.95, num_epochs=num_epochs, batch_size=200, verbose=False,
@@ -527,10 +586,11 @@ for i, config in enumerate(configs):
     if solver.best_val_acc > best_val:
         best_val, best_model = solver.best_val_acc, model
 
-print(f"{'hidden dims':<14} {'lr':>8} {'reg':>8} {'scale':>8} {'val acc':>8}")
+print(f"{'hidden dims':<14} {'lr':>8} {'reg':>8} {'scale':>8} {'norm':>10} {'keep':>5} {'val acc':>8}")
 for config, val_acc in results:
     print(f"{str(config['hidden_dims']):<14} {config['learning_rate']:8.0e} {config['reg']:8.0e} "
-          f"{config['weight_scale']:8.0e} {val_acc:8.3f}")
+          f"{config['weight_scale']:8.0e} {str(config.get('normalization')):>10} "
+          f"{config.get('dropout_keep_ratio', 1):5.2f} {val_acc:8.3f}")
 plt.scatter([c["learning_rate"] for c, _ in results], [acc for _, acc in results])
 plt.xscale("log")
 plt.xlabel("learning rate")

@@ -1,9 +1,9 @@
 """``dl-course build``: from ``course/<a>/<Notebook>.py`` to ``source_notebooks/<a>/<Notebook>.ipynb``.
 
 Beside the notebooks it writes what ``nbgrader generate_assignment`` must copy into a release:
-the reference files of check cells (:mod:`course.build.reference_files`) and the student edition
-of ``dl`` (:mod:`course.build.stub_solutions`) in ``source_notebooks/<a>/dl/``. Each notebook is
-built by :data:`STEPS`.
+the reference files of check cells (:mod:`course.build.reference_files`), the student edition
+of ``dl`` (:mod:`course.build.stub_solutions`) in ``source_notebooks/<a>/dl/`` and the students'
+``README.md`` (:mod:`course.build.student_readme`). Each notebook is built by :data:`STEPS`.
 
 :data:`STEPS` states the order. Each step is ``step(nb, ctx) -> nb`` and lives in a module named
 after it. The order matters where noted:
@@ -31,6 +31,7 @@ from course.build.generate_tests import generate_tests
 from course.build.inline_references import inline_references
 from course.build.read_source import read_source
 from course.build.reference_files import declared_files
+from course.build.student_readme import README, student_readme
 from course.build.stub_solutions import StubError, dl_folder, stub_solutions
 from course.build.validate_notebook import validate_notebook
 from course.build.validate_source import validate_source
@@ -125,8 +126,9 @@ def build_all(root: str | Path = ".", check: bool = False, notebooks: list[str] 
     """Build every non-planned notebook (or only ``notebooks``, by name) of the course at ``root``.
 
     Writes each notebook, its reference files and, for each assignment built, the student edition
-    of ``dl`` in ``source_notebooks/<a>/dl/``. With ``check=True`` nothing is written: the report
-    lists generated files that differ (``stale``) or do not exist (``missing``). Either way it
+    of ``dl`` in ``source_notebooks/<a>/dl/`` and the students' ``README.md``. With ``check=True``
+    nothing is written: the report lists generated files that differ (``stale``) or do not exist
+    (``missing``). Either way it
     lists files under ``source_notebooks/`` (only in the selected notebooks' assignment folders
     when ``notebooks`` is given) that the build does not produce (``extra``): nbgrader would
     release them too. By-products that the release ignores (:data:`RELEASE_IGNORE`) are not
@@ -150,6 +152,7 @@ def build_all(root: str | Path = ".", check: bool = False, notebooks: list[str] 
     for assignment in dict.fromkeys(nb.assignment for nb in selected):
         try:
             outputs.update(student_dl_outputs(course, assignment))
+            outputs[f"source_notebooks/{assignment}/{README}"] = student_readme(course, assignment).encode("utf-8")
         except BuildError as exc:
             failures.extend(exc.problems)
     if failures:

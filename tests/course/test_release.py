@@ -55,6 +55,9 @@ def test_release_runs_nbgrader_for_every_assignment(released):
     root, report = released
     assert report.assignments == ["t1", "t2"]
     assert "release/t1/Tiny.ipynb" in report.files and "release/t2/dl/layers.py" in report.files
+    for assignment in ("t1", "t2"):  # nbgrader copies the students' README the build wrote
+        readme = f"{assignment}/README.md"
+        assert (root / "release" / readme).read_text() == (root / "source_notebooks" / readme).read_text()
     assert (root / "gradebook.db").is_file()  # nbgrader's by-product, ignored by git
 
 

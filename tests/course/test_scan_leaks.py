@@ -52,7 +52,16 @@ def test_files_other_than_notebooks_and_dl_modules_are_refused(clean_release, co
     (clean_release / "t1" / "artifacts").mkdir()
     (clean_release / "t1" / "artifacts" / "best.npz").write_bytes(b"PK\x03\x04")
     (problem,) = scan_leaks(clean_release, course)
-    assert problem == "release/t1/artifacts/best.npz: not a notebook of the assignment, a module of its dl/ or one of its reference files"
+    assert problem == ("release/t1/artifacts/best.npz: not a notebook of the assignment, a module of its dl/, "
+                       "one of its reference files or its README.md")
+
+
+def test_the_students_readme_may_sit_beside_the_notebooks_and_nothing_else_of_its_kind(clean_release, course):
+    (clean_release / "t1" / "README.md").write_text("# Assignment t1\n")
+    (clean_release / "t1" / "NOTES.md").write_text("notes\n")
+    (clean_release / "README.md").write_text("# all assignments\n")
+    problems = scan_leaks(clean_release, course)
+    assert [p.split(":")[0] for p in problems] == ["release/README.md", "release/t1/NOTES.md"]
 
 
 def test_bytecode_and_checkpoints_written_by_someone_else_are_refused(clean_release, course):

@@ -1,11 +1,15 @@
 """Pickle-free artifacts: round trip, atomic writes, clear errors."""
 import json
+import os
+import stat
 import zipfile
 
 import numpy as np
 import pytest
 
 from dl import artifacts
+from dl.models.cnn import ThreeLayerConvNet, save_conv_net
+from dl.models.fc_net import FullyConnectedNet, save_fc_net
 
 
 def test_round_trip(tmp_path):
@@ -92,3 +96,40 @@ def test_absurdly_nested_json_is_a_value_error(tmp_path):
     (tmp_path / "model.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError, match="cannot be read: maximum recursion depth"):
         artifacts.load("model", tmp_path)
+
+
+@pytest.fixture
+def umask():
+    """A function that sets the process umask (``umask(0o027)``); the old umask is restored after the test."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077], ids=oct)
+def test_saved_files_get_the_mode_the_umask_allows(tmp_path, umask, mask):
+    """Not 0o600 as tempfile.mkstemp would make them: a grader running as another user must read them."""
+    umask(mask)
+    artifacts.save("best", directory=tmp_path, meta={}, W=np.ones(2))
+    for name in ("best.npz", "best.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name
+
+
+def test_saved_models_get_the_mode_the_umask_allows(tmp_path, umask):
+    umask(0o022)
+    np.random.seed(0)
+    save_fc_net("fc", FullyConnectedNet([3], input_dim=4, num_classes=2), directory=tmp_path)
+    save_conv_net("cnn", ThreeLayerConvNet(input_dim=(3, 4, 4), num_filters=2, filter_size=3, hidden_dim=5), directory=tmp_path)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in tmp_path.iterdir()}
+    assert modes == {name: 0o644 for name in ("fc.npz", "fc.json", "cnn.npz", "cnn.json")}
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    def fail(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        artifacts._atomic_write(tmp_path / "x.npz", fail)
+    assert list(tmp_path.iterdir()) == []

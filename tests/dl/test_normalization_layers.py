@@ -278,3 +278,10 @@ def test_spatial_groupnorm_backward_numerical():
     assert rel_error(dx, eval_numerical_gradient_array(lambda xx: f(xx, gamma, beta), x, dout)) < 1e-6
     assert rel_error(dgamma, eval_numerical_gradient_array(lambda gg: f(x, gg, beta), gamma.copy(), dout)) < 1e-9
     assert rel_error(dbeta, eval_numerical_gradient_array(lambda bb: f(x, gamma, bb), beta.copy(), dout)) < 1e-9
+
+
+def test_the_closed_form_backward_docstring_leaves_the_derivation_to_the_student():
+    """The docstring ships in the student's stub: it may say what to compute, not the formula for dx."""
+    doc = batchnorm_backward_alt.__doc__
+    assert "dx =" not in doc and "dx=" not in doc
+    assert "sum(dout" not in doc and "N * dout" not in doc

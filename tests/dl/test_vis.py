@@ -1,4 +1,5 @@
-"""Static figures: visualize_grid layout, the training-history and sweep plots, imshow_no_ax."""
+"""Static figures: visualize_grid layout, the training-history and sweep plots, imshow_no_ax, the
+normalization comparison."""
 from types import SimpleNamespace
 
 import matplotlib
@@ -8,8 +9,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from dl.layers import spatial_batchnorm_forward, spatial_groupnorm_forward  # noqa: E402
 from dl.vis import (  # noqa: E402
+    NORMALIZATIONS,
     imshow_no_ax,
+    normalization_groups,
+    plot_normalization_groups,
     plot_solver_comparison,
     plot_training_history,
     plot_weight_scale_sweep,
@@ -117,3 +122,45 @@ def test_imshow_no_ax_keeps_values_without_normalize_and_rejects_bad_shapes():
     np.testing.assert_array_equal(np.asarray(imshow_no_ax(img, normalize=False).get_array()), img)
     with pytest.raises(ValueError, match=r"\(H, W\) or \(H, W, 3\)"):
         imshow_no_ax(np.zeros((2, 2, 4)))
+
+
+def _normalize(method: str, x: np.ndarray, G: int) -> np.ndarray:
+    """x (N, C, H, W) normalised by the reference layer that implements ``method`` (gamma 1, beta 0)."""
+    C = x.shape[1]
+    if method == "batch":
+        return spatial_batchnorm_forward(x, np.ones(C), np.zeros(C), {"mode": "train"})[0]
+    groups = {"layer": 1, "instance": C, "group": G}[method]
+    return spatial_groupnorm_forward(x, np.ones((1, C, 1, 1)), np.zeros((1, C, 1, 1)), groups, {})[0]
+
+
+@pytest.mark.parametrize("method", NORMALIZATIONS)
+def test_normalization_groups_are_the_sets_the_layers_standardise(method):
+    """The figure draws what the reference layers compute: each drawn set comes out with mean 0 and
+    std 1, and there are as many sets as the method has statistics."""
+    N, C, H, W, G = 3, 6, 4, 5, 2
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N, C, H, W)) * rng.uniform(1, 5, size=(N, C, 1, 1)) + rng.normal(0, 10, size=(N, C, 1, 1))
+    out = _normalize(method, x, G)
+    groups = normalization_groups(method, N, C, G)
+    assert groups.shape == (N, C)
+    expected_sets = {"batch": C, "layer": N, "instance": N * C, "group": N * G}[method]
+    assert sorted(np.unique(groups)) == list(range(expected_sets))
+    for g in range(expected_sets):
+        values = out[groups == g]  # (cells in the set, H, W)
+        assert abs(values.mean()) < 1e-9
+        assert values.std() == pytest.approx(1.0, abs=1e-5)  # eps = 1e-5 shrinks it a little
+
+
+def test_normalization_groups_refuses_unknown_methods_and_uneven_groups():
+    with pytest.raises(ValueError, match="one of batch, layer, instance, group"):
+        normalization_groups("weight", 2, 4)
+    with pytest.raises(ValueError, match="C = 6 to be a multiple of G = 4"):
+        normalization_groups("group", 2, 6, G=4)
+
+
+def test_plot_normalization_groups_has_one_titled_panel_per_method():
+    fig = plot_normalization_groups(N=2, C=4, G=2)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert [t.split()[0] for t in titles] == ["Batch", "Layer", "Instance", "Group"]
+    assert "G = 2" in titles[3]
+    assert all(ax.images[0].get_array().shape[:2] == (2, 4) for ax in fig.axes)

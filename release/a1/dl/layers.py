@@ -190,9 +190,10 @@ def batchnorm_backward(dout: np.ndarray, cache):
 def batchnorm_backward_alt(dout: np.ndarray, cache):
     """Backward pass of :func:`batchnorm_forward` (train mode) in closed form.
 
-    With ``std = sqrt(var + eps)``:
-    ``dx = gamma / (N * std) * (N * dout - sum(dout) - x_hat * sum(dout * x_hat))``, the sums
-    running over the batch. Gives the same result as :func:`batchnorm_backward`.
+    Computes the same gradients as :func:`batchnorm_backward`, but ``dx`` comes from one
+    expression you derive on paper (BatchNormalization.ipynb walks through the derivation): no
+    intermediate gradients of the mean, the variance or the standard deviation. Everything it
+    needs is in the cache; the batch sums that give dbeta and dgamma appear in it too.
 
     Inputs:
     - dout: upstream gradient, shape (N, D).

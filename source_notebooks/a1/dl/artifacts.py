@@ -8,13 +8,15 @@ An artifact called ``name`` is two files in a folder (``artifacts/`` by default)
 - ``<name>.json``: ``{"meta": <your JSON-serialisable dict>, "arrays": [sorted array names]}``.
 
 Both are written to temporary files first and renamed into place, so an interrupted save never
-leaves a half-written artifact behind. The grader reads trained weights from these files.
+leaves a half-written artifact behind. They get the permissions of any new file (``0o666`` less
+the process's umask), so a course staff member or a grader running as another user can read
+them where the umask allows. The grader reads trained weights from these files.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 
@@ -24,9 +26,14 @@ DEFAULT_DIR = Path("artifacts")
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path`` and rename it onto ``path``."""
+    """Call ``write(fileobj)`` on a temporary file beside ``path`` and rename it onto ``path``.
+
+    The temporary file is created with mode ``0o666``, which the kernel narrows by the umask as
+    for any new file (``tempfile.mkstemp`` would make it ``0o600``, private to its owner).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

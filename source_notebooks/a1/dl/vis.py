@@ -188,3 +188,68 @@ def imshow_no_ax(img: np.ndarray, normalize: bool = True):
     shown = plt.imshow(img)
     plt.gca().axis("off")
     return shown
+
+
+NORMALIZATIONS = ("batch", "layer", "instance", "group")
+
+
+def normalization_groups(method: str, N: int, C: int, G: int = 1) -> np.ndarray:
+    """Which channels of which examples share one mean and variance under a normalization.
+
+    For activations of shape (N, C, H, W) every normalization below pools all H x W positions of
+    a channel; they differ in which (example, channel) pairs they pool together:
+
+    - ``'batch'``: one set per channel, across the N examples (spatial batch normalization);
+    - ``'layer'``: one set per example, all its channels;
+    - ``'instance'``: one set per example and channel;
+    - ``'group'``: one set per example and group of C / G consecutive channels.
+
+    Returns an int array of shape (N, C) whose equal entries are normalised together, numbered
+    0, 1, ... in row-major order of first appearance. Raises ValueError for an unknown method
+    or when C is not a multiple of G.
+    """
+    if method not in NORMALIZATIONS:
+        raise ValueError(f"method must be one of {', '.join(NORMALIZATIONS)}; got {method!r}")
+    if method == "group" and (G < 1 or C % G):
+        raise ValueError(f"group normalization needs C = {C} to be a multiple of G = {G}")
+    n, c = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")  # (N, C) each
+    if method == "batch":
+        return c
+    if method == "layer":
+        return n
+    if method == "instance":
+        return n * C + c
+    return n * G + c // (C // G)
+
+
+def plot_normalization_groups(N: int = 3, C: int = 6, G: int = 2):
+    """Compare batch, layer, instance and group normalization in one figure.
+
+    Four panels, one per method of :func:`normalization_groups`: a grid of N examples (rows) by
+    C channels (columns), each cell standing for the H x W values of one channel of one example,
+    coloured by the set of values that share one mean and variance. Group normalization uses G
+    groups. Returns the matplotlib Figure.
+    """
+    titles = {
+        "batch": "Batch norm: each channel,\nacross the batch",
+        "layer": "Layer norm: each example,\nall its channels",
+        "instance": "Instance norm: each channel\nof each example",
+        "group": f"Group norm: each group of {C // G}\nchannels of each example (G = {G})",
+    }
+    colours = plt.get_cmap("tab20")  # ten hues, each dark then light: the dark ones first
+    fig, axes = plt.subplots(1, len(NORMALIZATIONS), figsize=(16, 3.6))
+    for ax, method in zip(axes, NORMALIZATIONS):
+        groups = normalization_groups(method, N, C, G)
+        ax.imshow(colours((2 * groups + groups // 10) % 20), aspect="equal")
+        ax.set_xticks(np.arange(C), [str(i) for i in range(C)])
+        ax.set_yticks(np.arange(N), [str(i) for i in range(N)])
+        ax.set_xticks(np.arange(C + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(N + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=2)
+        ax.tick_params(which="minor", length=0)
+        ax.set_xlabel("channel")
+        ax.set_ylabel("example")
+        ax.set_title(titles[method])
+    fig.suptitle("One colour = one set of values normalised together (each cell: the H × W values of a channel)")
+    fig.tight_layout()
+    return fig
