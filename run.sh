@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up the course environment in ./.venv (once; again whenever pyproject.toml or
-# constraints.txt change) and run one task:
+# Set up the course environment in ./.venv (once; again whenever pyproject.toml,
+# constraints.txt or constraints-colab.txt change) and run one task:
 #
 #   ./run.sh demo    the main job: train the reference net on offline data, build, release, grade samples
 #   ./run.sh test    the full test suite, notebooks included; with arguments, just
@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 
 venv=.venv
 python=${PYTHON:-python3}
-stamp="$venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
+stamp="$venv/.installed-$(cat pyproject.toml constraints.txt constraints-colab.txt | sha256sum | cut -c1-16)"
 
 set_up_venv() {
     echo "== setting up $venv (pinned versions from constraints.txt) =="
@@ -42,6 +42,9 @@ set_up_venv() {
     # torch next and alone, from its pin, so nothing else can pull a CUDA build.
     "${pip[@]}" "${extra[@]}" -c constraints.txt torch
     "${pip[@]}" -c constraints.txt -e '.[dev]'
+    # Colab's ipywidgets 7, apart: tests/test_colab.py runs a notebook with it (constraints-colab.txt).
+    rm -rf "$venv/colab-widgets"
+    "${pip[@]}" --no-deps --target "$venv/colab-widgets" -r constraints-colab.txt
     rm -f "$venv"/.installed-*
     touch "$stamp"
     echo "== $venv ready in $((SECONDS - start)) s =="

@@ -2,8 +2,10 @@
 
 Beside the notebooks it writes what ``nbgrader generate_assignment`` must copy into a release:
 the reference files of check cells (:mod:`course.build.reference_files`), the student edition
-of ``dl`` (:mod:`course.build.stub_solutions`) in ``source_notebooks/<a>/dl/`` and the students'
-``README.md`` (:mod:`course.build.student_readme`). Each notebook is built by :data:`STEPS`.
+of ``dl`` (:mod:`course.build.stub_solutions`) in ``source_notebooks/<a>/dl/``, the students'
+``README.md`` (:mod:`course.build.student_readme`) and the marker file by which a notebook on
+Colab finds its folder (:mod:`course.build.prepend_colab_setup`). Each notebook is built by
+:data:`STEPS`.
 
 :data:`STEPS` states the order. Each step is ``step(nb, ctx) -> nb`` and lives in a module named
 after it. The order matters where noted:
@@ -12,6 +14,7 @@ after it. The order matters where noted:
 - ``validate_source`` before any body is rewritten, so its messages describe what the author wrote.
 - ``inline_references`` before ``compute_expected_values``: checks run against the inlined
   reference bodies and provided code.
+- ``prepend_colab_setup`` after ``validate_source``: the code it adds is not the author's.
 - ``write_metadata`` after the provided names are known (``inline_references``).
 - ``validate_notebook`` last: it checks what ``nbgrader generate_assignment`` and the grader read.
 """
@@ -29,6 +32,7 @@ from course.build.compute_expected_values import compute_expected_values
 from course.build.context import BuildContext, BuildError
 from course.build.generate_tests import generate_tests
 from course.build.inline_references import inline_references
+from course.build.prepend_colab_setup import marker_outputs, prepend_colab_setup
 from course.build.read_source import read_source
 from course.build.reference_files import declared_files
 from course.build.student_readme import README, student_readme
@@ -51,6 +55,7 @@ STEPS = [
     assign_roles,
     validate_source,
     inline_references,
+    prepend_colab_setup,
     compute_expected_values,
     generate_tests,
     write_metadata,
@@ -126,9 +131,9 @@ def build_all(root: str | Path = ".", check: bool = False, notebooks: list[str] 
     """Build every non-planned notebook (or only ``notebooks``, by name) of the course at ``root``.
 
     Writes each notebook, its reference files and, for each assignment built, the student edition
-    of ``dl`` in ``source_notebooks/<a>/dl/`` and the students' ``README.md``. With ``check=True``
-    nothing is written: the report lists generated files that differ (``stale``) or do not exist
-    (``missing``). Either way it
+    of ``dl`` in ``source_notebooks/<a>/dl/``, the students' ``README.md`` and the Colab marker
+    file. With ``check=True`` nothing is written: the report lists generated files that differ
+    (``stale``) or do not exist (``missing``). Either way it
     lists files under ``source_notebooks/`` (only in the selected notebooks' assignment folders
     when ``notebooks`` is given) that the build does not produce (``extra``): nbgrader would
     release them too. By-products that the release ignores (:data:`RELEASE_IGNORE`) are not
@@ -153,6 +158,7 @@ def build_all(root: str | Path = ".", check: bool = False, notebooks: list[str] 
         try:
             outputs.update(student_dl_outputs(course, assignment))
             outputs[f"source_notebooks/{assignment}/{README}"] = student_readme(course, assignment).encode("utf-8")
+            outputs.update(marker_outputs(course, assignment))
         except BuildError as exc:
             failures.extend(exc.problems)
     if failures:

@@ -12,8 +12,9 @@ Two checks on every file:
 Files outside an assignment's folder are scanned as if nothing were revealed. A third check keeps
 anything else out: an assignment's folder may hold only its notebooks, the ``.py`` files of its
 ``dl/``, the reference files its notebooks' check cells declare (``reference_file("<name>",
-...)``, :mod:`course.build.reference_files`) and the students' ``README.md``
-(:mod:`course.build.student_readme`). A trained model or a data file written beside a
+...)``, :mod:`course.build.reference_files`), the students' ``README.md``
+(:mod:`course.build.student_readme`) and the Colab marker file (:data:`dl.colab.MARKER`). A
+trained model or a data file written beside a
 source notebook is refused, and so is any by-product of running code in ``release/``
 (``__pycache__``, ``.ipynb_checkpoints``): the scan reports them rather than deleting them, since
 they mean the folder is no longer exactly what was built (``dl-course release`` replaces it).
@@ -28,6 +29,7 @@ from course.build.reference_files import declared_files
 from course.build.student_readme import README
 from course.build.stub_solutions import dl_folder, dl_sources, owned_regions
 from course.manifest import Course
+from dl.colab import MARKER
 
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -110,20 +112,20 @@ def scan_leaks(release_dir: str | Path, course: Course) -> list[str]:
             problems.append(f"{shown}: a by-product of running code in release/ (bytecode, checkpoints); "
                             "run `dl-course release` again, which replaces the folder")
         elif not _expected_file(rel, course):
-            problems.append(f"{shown}: not a notebook of the assignment, a module of its dl/, one of its reference files "
-                            f"or its {README}")
+            problems.append(f"{shown}: not a notebook of the assignment, a module of its dl/, one of its reference files, "
+                            f"its {README} or its {MARKER}")
     return problems
 
 
 def _expected_file(rel: Path, course: Course) -> bool:
     """Whether ``release/<rel>`` may exist: ``<a>/<Notebook>.ipynb``, ``<a>/dl/**.py``, ``<a>/<reference file>``
-    or ``<a>/README.md``."""
+    ``<a>/README.md`` or ``<a>/<MARKER>``."""
     if len(rel.parts) < 2 or rel.parts[0] not in course.assignments:
         return False
     if len(rel.parts) == 2:
         if rel.suffix == ".ipynb":
             return rel.stem in course.assignments[rel.parts[0]].notebooks
-        return rel.name == README or rel.name in _reference_files(course, rel.parts[0])
+        return rel.name in (README, MARKER) or rel.name in _reference_files(course, rel.parts[0])
     return rel.parts[1] == "dl" and rel.suffix == ".py"
 
 

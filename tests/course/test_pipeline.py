@@ -21,7 +21,7 @@ def notebooks(paths: list[str]) -> list[str]:
 
 
 def test_steps_in_their_stated_order():
-    assert [s.__name__ for s in STEPS] == ["assign_roles", "validate_source", "inline_references",
+    assert [s.__name__ for s in STEPS] == ["assign_roles", "validate_source", "inline_references", "prepend_colab_setup",
                                            "compute_expected_values", "generate_tests", "write_metadata",
                                            "validate_notebook"]
     assert all(s.__module__ == f"course.build.{s.__name__}" for s in STEPS)  # one module per step, named after it
@@ -179,7 +179,7 @@ def test_reference_files_are_written_next_to_the_notebook_and_checked(tmp_path):
 def test_two_notebooks_of_an_assignment_cannot_write_the_same_reference_file(tmp_path):
     manifest = MANIFEST.replace('notebooks = ["Tiny"]', 'notebooks = ["Tiny", "Other"]') + (
         '\n[notebooks.Other]\nassignment = "t1"\nshort = "other"\n')
-    other = '# %%\nimport numpy as np\n\n# %% role="check"\nc = reference_file("tiny-checks.npz", x=np.zeros(2))\n'
+    other = '# %% role="setup"\nimport numpy as np\n\n# %% role="check"\nc = reference_file("tiny-checks.npz", x=np.zeros(2))\n'
     root = write_course(tmp_path, manifest, sources={"t1/Tiny": TINY + "\n" + FILE_CHECK, "t2/Later": "", "t1/Other": other})
     with pytest.raises(BuildError, match="Other.py: writes source_notebooks/t1/tiny-checks.npz, which another notebook of t1"):
         build_all(root, notebooks=["Tiny", "Other"])

@@ -53,7 +53,7 @@ def test_files_other_than_notebooks_and_dl_modules_are_refused(clean_release, co
     (clean_release / "t1" / "artifacts" / "best.npz").write_bytes(b"PK\x03\x04")
     (problem,) = scan_leaks(clean_release, course)
     assert problem == ("release/t1/artifacts/best.npz: not a notebook of the assignment, a module of its dl/, "
-                       "one of its reference files or its README.md")
+                       "one of its reference files, its README.md or its dl-course-assignment.json")
 
 
 def test_the_students_readme_may_sit_beside_the_notebooks_and_nothing_else_of_its_kind(clean_release, course):
@@ -62,6 +62,13 @@ def test_the_students_readme_may_sit_beside_the_notebooks_and_nothing_else_of_it
     (clean_release / "README.md").write_text("# all assignments\n")
     problems = scan_leaks(clean_release, course)
     assert [p.split(":")[0] for p in problems] == ["release/README.md", "release/t1/NOTES.md"]
+
+
+def test_the_colab_marker_is_allowed_only_beside_the_notebooks(clean_release, course):
+    for name in ("t1/dl-course-assignment.json", "t1/dl/dl-course-assignment.json", "dl-course-assignment.json"):
+        (clean_release / name).write_text("{}")
+    problems = scan_leaks(clean_release, course)
+    assert [p.split(":")[0] for p in problems] == ["release/dl-course-assignment.json", "release/t1/dl/dl-course-assignment.json"]
 
 
 def test_bytecode_and_checkpoints_written_by_someone_else_are_refused(clean_release, course):
