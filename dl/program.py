@@ -253,18 +253,24 @@ def outside_names(notebook: Mapping, program: Program, name: str) -> list[str]:
     Such a cell works in its own notebook (the other cell ran in the kernel) but not where the
     program runs alone: in a later notebook that imports it, in the build and in the grader.
     A name counts when a unit cell reads it, nothing in the cell binds it anywhere, it is not a
-    builtin, no cell of the program binds it, and another code cell of ``notebook`` defines it
-    at top level. Returns one message per unit cell and name, e.g. "`affine_forward` uses
-    `my_helper`, which FullyConnectedNets.ipynb defines outside its graded cells; ...".
+    builtin, no cell of the program binds it, and a code cell the student added (one without the
+    build's role metadata) defines it at top level: code the course ships in plain cells is the
+    course's business. A notebook whose cells all lost their metadata (Colab, VS Code) cannot
+    tell the two apart and gets no warning. Returns one message per unit cell and name, e.g.
+    "`affine_forward` uses `my_helper`, which FullyConnectedNets.ipynb defines outside its graded
+    cells; ...".
     """
+    code_cells = _code_cells(notebook)
+    if not any(cell_role(cell) for _, cell in code_cells):
+        return []
     program_names: set[str] = set()
     for cell in program.cells:
         tree = _parse(cell.source)
         program_names |= _bound_names(tree) if tree is not None else set()
     in_program = {cell.index for cell in program.cells if cell.units}
     elsewhere: dict[str, int] = {}
-    for i, cell in _code_cells(notebook):
-        if i not in in_program:
+    for i, cell in code_cells:
+        if i not in in_program and cell_role(cell) is None:
             for defined in defined_names(cell_source(cell)):
                 elsewhere.setdefault(defined, i)
     messages = []

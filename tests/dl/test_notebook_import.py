@@ -259,6 +259,19 @@ def test_a_graded_cell_using_a_name_defined_outside_the_graded_cells_gets_a_warn
         module.double(1)
 
 
+def test_names_the_course_defines_in_its_own_plain_cells_give_no_warning(recwarn, tmp_path):
+    """A plain cell the course ships (role "code") may define what a unit uses in this notebook's
+    own runs (a later notebook rebinds it); only the student's own cells are warned about, and a
+    notebook that lost all its metadata cannot tell them apart."""
+    shipped = STANDARD[:3] + [("code", "def my_factor():\n    return 2", {"dl": {"role": "code"}}),
+                              ("code", "def double(x):\n    return my_factor() * x", unit("t-double"))] + STANDARD[4:]
+    import_notebook(make_notebook(tmp_path / "Shipped.ipynb", shipped))
+    stripped = [(kind, source, {}) for kind, source, _ in STANDARD[:3]] + [
+        ("code", "def my_factor():\n    return 2", {}), ("code", "def double(x):\n    return my_factor() * x", {})]
+    import_notebook(make_notebook(tmp_path / "Stripped.ipynb", stripped))
+    assert not [w for w in recwarn if "outside its graded cells" in str(w.message)]
+
+
 def test_names_bound_by_the_program_builtins_or_locals_give_no_warning(recwarn, tmp_path):
     body = "def double(x):\n    total = sum([helper(x)])\n    return math.floor(total) + len([k for k in range(1)]) - 1"
     cells = STANDARD[:3] + [("code", "total = 1\nk = 2", {}), ("code", body, unit("t-double"))] + STANDARD[4:]
