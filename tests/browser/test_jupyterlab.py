@@ -337,7 +337,8 @@ def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
     widget_errors = [c for c in states if c["widget_error"]]
     if any("model not found" in c["output_text"] for c in widget_errors):
         pytest.xfail("reopened, the live dashboard's widget view shows 'Error displaying widget: model not found' "
-                     "instead of the saved PNG; fixed when dl/widgets.py ends each view with a static figure (issue 11)")
+                     "instead of the saved PNG; fixed when dl/widgets.py ends each view with a static figure (issue 11). "
+                     f"Screenshots: {ARTIFACTS}")
     assert not widget_errors, f"reopened, cell {widget_errors[0]['index']} shows {widget_errors[0]['output_text']!r}"
     without_figure = [i for i in live if not shows_figure(states[i])]
     assert not without_figure, f"reopened, cells {without_figure} show no figure"
