@@ -85,8 +85,9 @@ shift || true
 case "$task" in
     demo) exec "$venv/bin/dl-course" demo "$@" ;;
     test)
-        # bubblewrap: the autograder's sandbox (README, "Sandbox").
-        install_system_packages bwrap:bubblewrap
+        # bubblewrap: the autograder's sandbox (README, "Sandbox"); Chromium and its driver: the
+        # browser test (tests/browser/).
+        install_system_packages bwrap:bubblewrap chromium:chromium chromedriver:chromium-driver
         if [ $# -gt 0 ]; then exec "$venv/bin/python" -m pytest "$@"; fi
         # Every released notebook is executed once, filled in with the reference (the generated
         # `correct` sample), in smoke mode, by nbmake, in parallel with the unit tests.

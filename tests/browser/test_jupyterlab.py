@@ -1,0 +1,344 @@
+"""FullyConnectedNets in a real browser: JupyterLab served on the loopback interface, driven in
+headless Chromium with Selenium, as a student would use it.
+
+The test fills in a1's release with the reference (the ``correct`` sample), starts JupyterLab with
+a token and ``DL_SMOKE=1`` (its kernels inherit it), runs all cells of FullyConnectedNets.ipynb
+from the Run menu and watches the notebook's DOM while they run: the live training dashboard must
+show an image in the training cell's output that changes while that cell runs. It then saves the
+notebook, closes it (shutting its kernel down), opens it again in a fresh page and checks that the
+training cells show their figure (an image, no "Error displaying widget").
+
+Only what a student sees is asserted (images in a cell's output, prompts, error text), never how
+the dashboard is built. Screenshots after training and after reopening go to ``out/browser/``.
+Needs the Debian packages ``chromium`` and ``chromium-driver`` (``./run.sh test`` installs them
+where it can) and the system browser and driver only; skipped with the reason otherwise. One
+file, one test: pytest-xdist (``--dist loadfile``) gives it to one worker, whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from course.samples import make_samples
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extras have it)")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "out" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+NOTEBOOK = "FullyConnectedNets.ipynb"
+WINDOW = (1280, 1024)
+
+# The notebook's run in smoke mode takes most of the time (about 1.5 minutes on an idle 2-core
+# machine, four on a busy one while the dashboards redraw as often as they do today); the limit
+# stops a hung browser or kernel long before CI's.
+pytestmark = pytest.mark.timeout(600, method="signal")
+
+# The test's own Jupyter configuration (under a temporary JUPYTER_CONFIG_DIR and
+# JUPYTERLAB_SETTINGS_DIR): JupyterLab as a student has it, without the instructor's nbgrader
+# extensions; every cell stays in the DOM (the default windowing detaches cells scrolled out of
+# view, and their outputs with them); no news or update notifications.
+NBGRADER_SERVER_EXTENSIONS = ("formgrader", "validate_assignment", "assignment_list", "course_list")
+JUPYTER_FILES = {
+    "config/jupyter_server_config.json": {"ServerApp": {"jpserver_extensions": {
+        f"nbgrader.server_extensions.{name}": False for name in NBGRADER_SERVER_EXTENSIONS}}},
+    "config/labconfig/page_config.json": {"disabledExtensions": {"@jupyter/nbgrader": True}},
+    "lab-settings/@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "lab-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False},
+}
+
+# Injected into the page before the cells run: records every image that appears or changes in a
+# cell's output, with its place (the cell's index, and the index of the output that holds it, which
+# stays put while a display is updated in place) and whether that cell was running or queued at the
+# time (its prompt shows "*"). Sources are kept as a hash: a PNG's data URI is large.
+WATCH_IMAGES = """
+const notebook = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+const hash = s => {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
+  return (h >>> 0).toString(16) + ':' + s.length;
+};
+window.dlImageEvents = [];
+const record = img => {
+  const cell = img.closest('.jp-Cell');
+  const area = cell && cell.querySelector('.jp-OutputArea');
+  if (!area || !area.contains(img) || !img.getAttribute('src')) return;
+  const outputs = Array.from(area.children);
+  const prompt = cell.querySelector('.jp-InputPrompt');
+  window.dlImageEvents.push({
+    cell: Array.from(notebook.querySelectorAll('.jp-Cell')).indexOf(cell),
+    output: outputs.indexOf(outputs.find(child => child.contains(img))),
+    src: hash(img.getAttribute('src')),
+    running: !!prompt && prompt.textContent.includes('*'),
+  });
+};
+new MutationObserver(mutations => {
+  for (const m of mutations) {
+    if (m.type === 'attributes') { if (m.target.tagName === 'IMG') record(m.target); continue; }
+    for (const node of m.addedNodes) {
+      if (node.nodeType !== Node.ELEMENT_NODE) continue;
+      if (node.tagName === 'IMG') record(node);
+      node.querySelectorAll('img').forEach(record);
+    }
+  }
+}).observe(notebook, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+"""
+
+# Per cell: its index, whether it is a code cell, its prompt ("[3]:", "[*]:"), the first line of
+# its source, the start of its output's text, whether that output shows an error or a widget that
+# failed to display, and whether each image in it has loaded.
+CELL_STATES = """
+const notebook = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+if (!notebook) return null;
+return Array.from(notebook.querySelectorAll('.jp-Cell')).map((cell, index) => {
+  const area = cell.querySelector('.jp-OutputArea');
+  const text = area ? area.innerText : '';
+  return {
+    index,
+    code: cell.classList.contains('jp-CodeCell'),
+    prompt: (cell.querySelector('.jp-InputPrompt') || {}).textContent || '',
+    first_line: ((cell.querySelector('.cm-content') || {}).innerText || '').split('\\n')[0],
+    output_text: text.slice(0, 300),
+    error: !!cell.querySelector('[data-mime-type="application/vnd.jupyter.error"]') || text.includes('Traceback'),
+    widget_error: text.includes('Error displaying widget'),
+    images: area ? Array.from(area.querySelectorAll('img')).map(img => img.complete && img.naturalWidth > 0) : [],
+  };
+});
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(base_url: str, token: str, path: str):
+    """JSON reply of JupyterLab's REST API to GET ``path`` (such as ``api/kernels``)."""
+    request = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        body = reply.read()
+    return json.loads(body) if body else None
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
+    """Poll ``condition()`` until it returns something truthy (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (the system's browser and driver), or a skip saying why there is none."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not found: install the Debian packages chromium and chromium-driver "
+                    "(./run.sh test does where it runs as root)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     f"--window-size={WINDOW[0]},{WINDOW[1]}"):
+        options.add_argument(argument)
+    try:
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    except WebDriverException as error:
+        pytest.skip(f"Chromium could not be started: {error.msg or error}".splitlines()[0])
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab serving a filled-in a1 release; yields (base URL, token, the release folder)."""
+    served = tmp_path / "samples"
+    folder = make_samples(ROOT / "source_notebooks" / "a1", ROOT / "release" / "a1", served)["correct"]
+    home = tmp_path / "jupyter"
+    for name, content in JUPYTER_FILES.items():
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(json.dumps(content))
+    env = dict(os.environ, DL_SMOKE="1", JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"))
+    env.pop("PYTEST_CURRENT_TEST", None)  # the kernel should not think it runs under pytest
+    port = free_port()
+    token = secrets.token_hex(16)  # a credential, not a random choice of the test
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = ARTIFACTS / "jupyterlab.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
+             "--ServerApp.allow_root=True"],
+            cwd=served, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/"
+
+    def ready():
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited with status {server.returncode}; its log:\n{log_path.read_text()[-3000:]}")
+        try:
+            return api(base_url, token, "api/status") is not None
+        except (urllib.error.URLError, ConnectionError):
+            return False
+
+    try:
+        wait_for(ready, 90, f"JupyterLab to answer on {base_url} (log: {log_path})")
+        yield base_url, token, folder
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        print(f"JupyterLab log: {log_path}")
+
+
+def click_menu(driver, menu: str, command: str) -> None:
+    """Click ``menu`` in the menu bar, then its item that runs the JupyterLab command ``command``."""
+    driver.find_element(By.XPATH, f"//div[contains(@class, 'lm-MenuBar-itemLabel') and normalize-space()='{menu}']").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f".lm-Menu-item[data-command='{command}']"), 10,
+             f"the {menu} menu to show {command}")[0].click()
+
+
+def cell_states(driver) -> list[dict]:
+    return driver.execute_script(CELL_STATES) or []
+
+
+def open_notebook(driver, base_url: str, token: str) -> list[dict]:
+    """Load the notebook in a fresh page and wait until its cells are shown and its kernel is idle."""
+    driver.get(f"{base_url}lab/tree/correct/{NOTEBOOK}?token={token}")
+    cells = wait_for(lambda: [c for c in cell_states(driver) if c["code"]], 60, f"{NOTEBOOK}'s cells to be shown")
+
+    def kernel_idle():
+        sessions = [s for s in api(base_url, token, "api/sessions") if s["path"].endswith(NOTEBOOK)]
+        return sessions and sessions[0]["kernel"]["execution_state"] == "idle"
+
+    wait_for(kernel_idle, 60, f"the kernel of {NOTEBOOK} to start")
+    return cells
+
+
+def screenshot(driver, cell_index: int, name: str) -> Path:
+    """Scroll the cell's output to the top of the window and save a screenshot as out/browser/<name>."""
+    driver.execute_script(
+        "const cell = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')[arguments[0]];"
+        "(cell.querySelector('.jp-OutputArea') || cell).scrollIntoView({block: 'start'});", cell_index)
+    time.sleep(0.5)  # let the scroll settle before the picture
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+    return path
+
+
+def run_all_cells(driver) -> list[dict]:
+    """Run all cells from the Run menu; the code cells' states once none is running or queued."""
+    click_menu(driver, "Run", "runmenu:run-all")
+    started = time.monotonic()
+
+    def finished():
+        cells = [c for c in cell_states(driver) if c["code"]]
+        if any("*" in c["prompt"] for c in cells):
+            return None
+        executed = all(any(ch.isdigit() for ch in c["prompt"]) for c in cells)
+        return cells if executed or any(c["error"] for c in cells) else None  # Run All stops at an error
+
+    cells = wait_for(finished, 480, "all cells to run", interval=1.0)
+    print(f"{NOTEBOOK} ran in {time.monotonic() - started:.0f} s")
+    return cells
+
+
+def live_cells(driver, cells: list[dict]) -> list[int]:
+    """Indices of the cells one of whose outputs showed at least three different images while the
+    cell ran (a live view), from the events WATCH_IMAGES recorded. Prints what it saw, including
+    images that changed in a cell that was not running (a view drawing into an earlier cell)."""
+    first_line = {c["index"]: c["first_line"] for c in cells}
+    live: dict[tuple[int, int], set] = {}
+    elsewhere: dict[int, int] = {}
+    for event in driver.execute_script("return window.dlImageEvents"):
+        if event["running"]:
+            live.setdefault((event["cell"], event["output"]), set()).add(event["src"])
+        else:
+            elsewhere[event["cell"]] = elsewhere.get(event["cell"], 0) + 1
+    for (index, output), sources in sorted(live.items()):
+        print(f"cell {index} ({first_line[index]!r}), output {output}: {len(sources)} different images while it ran")
+    for index, count in sorted(elsewhere.items()):
+        print(f"cell {index} ({first_line[index]!r}): {count} images changed while it was not running")
+    return sorted({index for (index, _), sources in live.items() if len(sources) >= 3})
+
+
+def saved_with_png(path: Path, indices: list[int]) -> bool:
+    """True once the notebook file holds an image/png output in each of the cells ``indices``."""
+    try:
+        cells = json.loads(path.read_text())["cells"]
+    except json.JSONDecodeError:  # read while JupyterLab writes it
+        return False
+    return all(any("image/png" in output.get("data", {}) for output in cells[i].get("outputs", [])) for i in indices)
+
+
+def close_and_reopen(driver, base_url: str, token: str) -> None:
+    """Close the notebook with File > Close and Shut Down, then open it again in a fresh page."""
+    click_menu(driver, "File", "filemenu:close-and-cleanup")
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog .jp-mod-accept"), 10,
+             "the dialog that asks to shut the notebook down")[0].click()
+    wait_for(lambda: not api(base_url, token, "api/kernels"), 30, "the notebook's kernel to shut down")
+    open_notebook(driver, base_url, token)
+
+
+def shows_figure(cell: dict) -> bool:
+    return bool(cell["images"]) and all(cell["images"])
+
+
+def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
+    base_url, token, folder = jupyterlab
+    open_notebook(browser, base_url, token)
+    browser.execute_script(WATCH_IMAGES)
+
+    cells = run_all_cells(browser)
+    failed = [c for c in cells if c["error"]]
+    assert not failed, f"cell {failed[0]['index']} ({failed[0]['first_line']!r}) failed:\n{failed[0]['output_text']}"
+
+    live = live_cells(browser, cells)
+    assert live, "no cell output showed an image that changed while its cell ran: the live training dashboard did not update"
+    screenshot(browser, live[0], "after-training.png")
+
+    click_menu(browser, "File", "docmanager:save")
+    wait_for(lambda: saved_with_png(folder / NOTEBOOK, live), 30, f"{NOTEBOOK} to be saved with a PNG in cells {live}")
+
+    close_and_reopen(browser, base_url, token)
+
+    def settled():
+        states = cell_states(browser)
+        return states if any(c["widget_error"] for c in states) or all(shows_figure(states[i]) for i in live) else None
+
+    wait_for(settled, 30, f"cells {live} to show a figure or a widget error after reopening")
+    time.sleep(2)  # a widget view that fails does so once the page has its kernel: give it the chance
+    states = cell_states(browser)
+    screenshot(browser, live[0], "after-reopening.png")
+    widget_errors = [c for c in states if c["widget_error"]]
+    if any("model not found" in c["output_text"] for c in widget_errors):
+        pytest.xfail("reopened, the live dashboard's widget view shows 'Error displaying widget: model not found' "
+                     "instead of the saved PNG; fixed when dl/widgets.py ends each view with a static figure (issue 11). "
+                     f"Screenshots: {ARTIFACTS}")
+    assert not widget_errors, f"reopened, cell {widget_errors[0]['index']} shows {widget_errors[0]['output_text']!r}"
+    without_figure = [i for i in live if not shows_figure(states[i])]
+    assert not without_figure, f"reopened, cells {without_figure} show no figure"
