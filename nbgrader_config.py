@@ -17,3 +17,8 @@ c.CourseDirectory.release_directory = "release"
 # `dl-course release` also keeps source_notebooks/<a>/artifacts/ (written when a source notebook
 # runs) out of releases; that exclusion is passed to generate_assignment only, because autograde
 # reads the same setting when it copies the artifacts students submit.
+
+# nbgrader autograde runs every cell of a submission, training runs included; its default limit of
+# 30 s a cell fails a full-size training cell (and a smoke-size one on a busy machine). Half an
+# hour a cell bounds a notebook that hangs.
+c.Execute.timeout = 1800

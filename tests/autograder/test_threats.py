@@ -34,7 +34,7 @@ BWRAP, WHY = sandbox.bwrap_status()
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason=f"bubblewrap is not usable here: {WHY}")
 # cell_timeout leaves room for a cell that imports torch (monkeypatching) on a 2-core machine that
 # is also running notebooks (./run.sh test runs tests in parallel).
-OPTIONS = GradingOptions(request_timeout=2.0, cell_timeout=15.0, unit_timeout=10.0, submission_timeout=60.0,
+OPTIONS = GradingOptions(request_timeout=2.0, cell_timeout=30.0, unit_timeout=10.0, submission_timeout=75.0,
                          memory_mb=2048, cpu_seconds=30, file_mb=4, tmp_mb=16, max_processes=32)
 FULL = {u.grade_id: u.points for u in notebooks.UNITS}
 LAYER_UNITS = {"a1-fc-affine_forward", "a1-fc-affine_backward", "a1-fc-relu_forward", "a1-fc-relu_backward", "a1-fc-softmax_loss"}
