@@ -1,0 +1,51 @@
+"""How often a live view may redraw: a few times a second, and never for more than a share of the time.
+
+A view asks :meth:`RedrawBudget.allows` before each redraw and measures the redraw inside
+:meth:`RedrawBudget.spend`. A redraw is allowed when at least ``min_interval`` seconds have passed
+since the last one ended and the time spent redrawing so far is at most ``max_share`` of the time
+since the view opened. So a slow redraw (a big figure, a loaded machine) simply makes redraws
+rarer, and the training a view shows never runs more than about ``max_share`` slower because of
+it. The final state is drawn regardless of the budget (:meth:`spend` without :meth:`allows`).
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+class RedrawBudget:
+    """Time spent redrawing a view, against the time since it opened.
+
+    Args:
+    - max_share: largest fraction of the elapsed time spent redrawing. Default 0.1.
+    - min_interval: seconds between the end of one redraw and the next. Default 0.25.
+    - clock: seconds as a float, monotonic; default :func:`time.perf_counter` (tests pass a fake).
+    """
+
+    def __init__(self, max_share: float = 0.1, min_interval: float = 0.25, clock: Callable[[], float] = time.perf_counter):
+        if not 0 < max_share <= 1:
+            raise ValueError(f"max_share must be in (0, 1], got {max_share}")
+        self.max_share = max_share
+        self.min_interval = min_interval
+        self.clock = clock
+        self.opened = clock()
+        self.spent = 0.0
+        self.redraws = 0
+        self._last_end = float("-inf")
+
+    def allows(self) -> bool:
+        """Whether a redraw now keeps within both limits."""
+        now = self.clock()
+        return now - self._last_end >= self.min_interval and self.spent <= self.max_share * (now - self.opened)
+
+    @contextmanager
+    def spend(self) -> Iterator[None]:
+        """Count the time of the enclosed redraw."""
+        start = self.clock()
+        try:
+            yield
+        finally:
+            self._last_end = self.clock()
+            self.spent += self._last_end - start
+            self.redraws += 1
