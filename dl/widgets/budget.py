@@ -2,10 +2,13 @@
 
 A view asks :meth:`RedrawBudget.allows` before each redraw and measures the redraw inside
 :meth:`RedrawBudget.spend`. A redraw is allowed when at least ``min_interval`` seconds have passed
-since the last one ended and the time spent redrawing so far is at most ``max_share`` of the time
-since the view opened. So a slow redraw (a big figure, a loaded machine) simply makes redraws
-rarer, and the training a view shows never runs more than about ``max_share`` slower because of
-it. The final state is drawn regardless of the budget (:meth:`spend` without :meth:`allows`).
+since the view opened or the last redraw ended, and the time spent redrawing so far, plus one more
+redraw as long as the last one, is at most ``max_share`` of the time since the view opened. That
+reserve pays for the final state, which is drawn regardless of the budget (:meth:`spend` without
+:meth:`allows`). So a slow redraw (a big figure, a loaded machine) simply makes redraws rarer, and
+the training a view shows runs at most ``max_share`` slower because of it, plus one redraw (the
+first, whose cost is not known before it); a run shorter than a few redraws is drawn once, at
+its end.
 """
 from __future__ import annotations
 
@@ -32,12 +35,14 @@ class RedrawBudget:
         self.opened = clock()
         self.spent = 0.0
         self.redraws = 0
-        self._last_end = float("-inf")
+        self._last_end = self.opened
+        self._last_cost = 0.0
 
     def allows(self) -> bool:
         """Whether a redraw now keeps within both limits."""
         now = self.clock()
-        return now - self._last_end >= self.min_interval and self.spent <= self.max_share * (now - self.opened)
+        affordable = self.spent + self._last_cost <= self.max_share * (now - self.opened)
+        return affordable and now - self._last_end >= self.min_interval
 
     @contextmanager
     def spend(self) -> Iterator[None]:
@@ -47,5 +52,6 @@ class RedrawBudget:
             yield
         finally:
             self._last_end = self.clock()
-            self.spent += self._last_end - start
+            self._last_cost = self._last_end - start
+            self.spent += self._last_cost
             self.redraws += 1

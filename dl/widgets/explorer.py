@@ -65,7 +65,7 @@ class Explorer:
             self.figure, self._update_artists, frontend.current_frontend(), self.describe, controls=self.layout,
             finish_with_cell=False, budget=lambda: RedrawBudget(max_share=1.0, min_interval=0.0),
         )
-        self.view.refresh()
+        self.view.refresh(force=True)
         if not self.view.live:
             self.view.finish()
 

@@ -6,8 +6,8 @@ Every widget of :mod:`dl.widgets` draws through a :class:`FigureView`:
   display id of its own), so a second run in another cell gets a view of its own.
 - Where widgets render (an IPython kernel with ipywidgets) it shows an ``ipywidgets.Image`` (above
   it, optional controls such as an explorer's sliders) and redraws it in place as the
-  :class:`~dl.widgets.budget.RedrawBudget` allows. The bundle also holds a PNG of the first
-  state for front ends without a widget manager.
+  :class:`~dl.widgets.budget.RedrawBudget` allows. An explorer's bundle also holds a PNG of its
+  first state for front ends without a widget manager.
 - :meth:`FigureView.finish` draws the final state and replaces the live output with that PNG alone
   (``image/png``), so a saved or reopened notebook shows the figure, never "model not found".
   Training views finish when their cell ends; explorers when closed.
@@ -97,13 +97,15 @@ class FigureView:
     def refresh(self, force: bool = False) -> bool:
         """Redraw now if the budget allows it (always if ``force``); returns whether it redrew.
 
-        The first call opens the view in the running cell. Without a live front end nothing is
-        drawn before :meth:`finish`.
+        The first call opens the view in the running cell, drawn at once if ``force`` (an
+        explorer), else at the first redraw the budget allows. Without a live front end nothing
+        is drawn before :meth:`finish`.
         """
         if self.finished:
             raise RuntimeError("this view has finished; the widget opens a new one for a new run")
         if self.budget is None:
-            return self._open()
+            self._open(draw=force)
+            return force and self.live
         if not self.live or not (force or self.budget.allows()):
             return False
         with self.budget.spend():
@@ -115,7 +117,11 @@ class FigureView:
         if self.finished:
             return
         self.finished = True
-        self._draw()
+        if self.budget is None:
+            self._draw()
+        else:
+            with self.budget.spend():
+                self._draw()
         if self.frontend is None:
             return
         bundle = png_bundle(self.png, self.describe())
@@ -128,23 +134,23 @@ class FigureView:
                 widget.close()
         self._image = self._box = None
 
-    def _open(self) -> bool:
+    def _open(self, draw: bool) -> None:
         self.budget = self._make_budget()
         if self.frontend is not None and self.finish_with_cell:
             self.frontend.on_cell_end(self.finish)
         if not self.live:
-            return False
+            return
         import ipywidgets
 
-        with self.budget.spend():
-            self._image = ipywidgets.Image(value=self._draw(), format="png")
-            shown = self._image
-            if self.controls is not None:
-                self._box = shown = ipywidgets.VBox([self.controls, self._image])
-            bundle = png_bundle(self.png, self.describe())
-            bundle.update(widget_view(shown))
-            self.frontend.show(bundle, self.display_id)
-        return True
+        if draw:
+            with self.budget.spend():
+                self._draw()
+        self._image = shown = ipywidgets.Image(value=self.png, format="png")
+        if self.controls is not None:
+            self._box = shown = ipywidgets.VBox([self.controls, self._image])
+        bundle = png_bundle(self.png, self.describe()) if draw else {"text/plain": self.describe()}
+        bundle.update(widget_view(shown))
+        self.frontend.show(bundle, self.display_id)
 
     def _draw(self) -> bytes:
         self.update()
