@@ -374,3 +374,26 @@ def test_kernel_editor_rejects_bad_arguments(kwargs, match):
     arguments = {"images": np.zeros((1, 3, 4, 4)), **kwargs}
     with pytest.raises(ValueError, match=match):
         KernelEditor(**arguments)
+
+
+# In a real kernel --------------------------------------------------------------------------
+
+def test_executed_notebook_keeps_one_static_figure_per_training_cell(tmp_path):
+    """nbclient runs a kernel as nbmake does: live views during the cells, plain PNGs in the file."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "from dl.widgets import TrainingDashboard\ndashboard = TrainingDashboard('runs')",
+        "for step in range(3000):\n    dashboard.record('sgd', loss=1.0 / (step + 1))",
+        "for step in range(3000):\n    dashboard.record('adam', loss=2.0 / (step + 1))",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=False).execute(
+        cwd=str(tmp_path)
+    )
+    first, second = ([o for o in cell.outputs if o.output_type == "display_data"] for cell in notebook.cells[1:])
+    assert len(first) == 1 and len(second) == 1  # one view per cell, each in its own cell
+    for [output], labels in [(first, "'runs': sgd)"), (second, "'runs': sgd, adam)")]:
+        assert set(output.data) == {"image/png", "text/plain"}  # no widget view left to go missing
+        assert base64.b64decode(output.data["image/png"]).startswith(PNG_MAGIC)
+        assert output.data["text/plain"].endswith(labels)
