@@ -104,6 +104,15 @@ def test_budget_keeps_redraws_and_a_final_one_within_their_share_of_the_time():
     assert budget.redraws == 1 and budget.spent == 1.0
 
 
+def test_budget_reserves_an_expected_redraw_before_the_first_is_measured():
+    clock = FakeClock()
+    budget = RedrawBudget(max_share=0.1, min_interval=0.25, clock=clock, expected_cost=0.5)
+    clock.now = 4.9
+    assert not budget.allows()  # a short run is left to its final redraw
+    clock.now = 5.0
+    assert budget.allows()
+
+
 def test_budget_waits_min_interval_after_opening_and_between_redraws():
     clock = FakeClock()
     budget = RedrawBudget(max_share=1.0, min_interval=0.25, clock=clock)
@@ -235,8 +244,8 @@ def test_without_widgets_only_the_final_figure_is_shown(front):
     assert _is_static(output)
 
 
-def test_outside_ipython_nothing_is_shown_and_the_figure_is_kept(monkeypatch):
-    monkeypatch.setattr(dl.widgets.frontend, "current_frontend", lambda: None)
+def test_outside_ipython_nothing_is_shown_and_the_figure_is_kept():
+    assert dl.widgets.frontend.current_frontend() is None  # pytest runs no IPython shell
     dashboard = TrainingDashboard()
     dashboard.record(loss=1.0, train_acc=0.5, val_acc=0.25)
     dashboard.close()
