@@ -7,15 +7,17 @@ since the view opened or the last redraw ended, and the time spent redrawing so 
 redraw as long as the last one, is at most ``max_share`` of the time since the view opened. That
 reserve pays for the final state, which is drawn regardless of the budget (:meth:`spend` without
 :meth:`allows`). So a slow redraw (a big figure, a loaded machine) simply makes redraws rarer, and
-the training a view shows runs at most ``max_share`` slower because of it, plus one redraw (the
-first, whose cost is not known before it); a run shorter than a few redraws is drawn once, at
-its end.
+the training a view shows runs at most ``max_share`` slower because of it, plus one redraw where
+the first one's cost is not known beforehand (``expected_cost``); a run shorter than a few
+redraws is drawn once, at its end.
 """
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
+
+_measured_cost = 0.0  # seconds of the last redraw timed on the real clock in this process
 
 
 class RedrawBudget:
@@ -25,9 +27,17 @@ class RedrawBudget:
     - max_share: largest fraction of the elapsed time spent redrawing. Default 0.1.
     - min_interval: seconds between the end of one redraw and the next. Default 0.25.
     - clock: seconds as a float, monotonic; default :func:`time.perf_counter` (tests pass a fake).
+    - expected_cost: seconds one redraw is expected to take before one is measured (e.g. what the
+      last view's took), so that the reserve for the final state holds from the start.
     """
 
-    def __init__(self, max_share: float = 0.1, min_interval: float = 0.25, clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self,
+        max_share: float = 0.1,
+        min_interval: float = 0.25,
+        clock: Callable[[], float] = time.perf_counter,
+        expected_cost: float = 0.0,
+    ):
         if not 0 < max_share <= 1:
             raise ValueError(f"max_share must be in (0, 1], got {max_share}")
         self.max_share = max_share
@@ -37,7 +47,7 @@ class RedrawBudget:
         self.spent = 0.0
         self.redraws = 0
         self._last_end = self.opened
-        self._last_cost = 0.0
+        self._last_cost = expected_cost
 
     def allows(self) -> bool:
         """Whether a redraw now keeps within both limits."""
@@ -56,3 +66,12 @@ class RedrawBudget:
             self._last_cost = self._last_end - start
             self.spent += self._last_cost
             self.redraws += 1
+            if self.clock is time.perf_counter:
+                global _measured_cost
+                _measured_cost = self._last_cost
+
+
+def default_budget() -> RedrawBudget:
+    """A view's budget: at most 10% of the time, 4 redraws a second, each expected to cost what the
+    last redraw in this process did (a new view of a short run then waits for its final state)."""
+    return RedrawBudget(expected_cost=_measured_cost)

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from dl.vis import draw_training_history, set_training_history, style_training_axes, training_history_lines
 from dl.widgets import frontend
-from dl.widgets.budget import RedrawBudget
+from dl.widgets.budget import RedrawBudget, default_budget
 from dl.widgets.view import FigureView
 
 
@@ -49,7 +49,7 @@ class TrainingDashboard:
     Attributes: ``runs`` maps each label to its histories (the Solver itself for a callback).
     """
 
-    def __init__(self, title: str | None = None, figsize=(9, 7.5), budget: Callable[[], RedrawBudget] = RedrawBudget):
+    def __init__(self, title: str | None = None, figsize=(9, 7.5), budget: Callable[[], RedrawBudget] = default_budget):
         self.title = title
         self.figsize = figsize
         self.budget = budget
@@ -118,4 +118,5 @@ class TrainingDashboard:
     def _decorate(self, fig: Figure) -> None:
         if self.title:
             fig.suptitle(self.title)
-        fig.tight_layout()
+        # Fixed margins: tight_layout would measure every label again, as long as a redraw.
+        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.07, top=0.93 if self.title else 0.97, hspace=0.4)

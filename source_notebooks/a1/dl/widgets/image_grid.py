@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from dl.vis import visualize_grid
 from dl.widgets import frontend
-from dl.widgets.budget import RedrawBudget
+from dl.widgets.budget import RedrawBudget, default_budget
 from dl.widgets.view import FigureView
 
 
@@ -34,7 +34,7 @@ class ImageGrid:
     - budget: makes the redraw budget of each view.
     """
 
-    def __init__(self, title: str | None = None, figsize=(6, 6), cmap: str = "gray", budget: Callable[[], RedrawBudget] = RedrawBudget):
+    def __init__(self, title: str | None = None, figsize=(6, 6), cmap: str = "gray", budget: Callable[[], RedrawBudget] = default_budget):
         self.title = title
         self.figsize = figsize
         self.cmap = cmap

@@ -30,7 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from dl.widgets.budget import RedrawBudget
+from dl.widgets.budget import RedrawBudget, default_budget
 from dl.widgets.frontend import Frontend, widget_view
 
 
@@ -61,7 +61,8 @@ class FigureView:
     - describe: returns the ``text/plain`` of the output, e.g. ``"TrainingDashboard(sgd, adam)"``.
     - controls: a widget shown above the figure while live (an explorer's controls), or ``None``.
     - finish_with_cell: finish when the cell that opened the view ends (training views).
-    - budget: makes a :class:`RedrawBudget` when the view opens; default ``RedrawBudget``.
+    - budget: makes a :class:`RedrawBudget` when the view opens; default
+      :func:`~dl.widgets.budget.default_budget`.
 
     Attributes: ``png`` (the last PNG drawn), ``finished``, ``budget`` (``None`` until opened).
     """
@@ -74,7 +75,7 @@ class FigureView:
         describe: Callable[[], str],
         controls=None,
         finish_with_cell: bool = True,
-        budget: Callable[[], RedrawBudget] = RedrawBudget,
+        budget: Callable[[], RedrawBudget] = default_budget,
     ):
         FigureCanvasAgg(figure)
         self.figure = figure
