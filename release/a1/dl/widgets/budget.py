@@ -7,9 +7,10 @@ since the view opened or the last redraw ended, and the time spent redrawing so 
 redraw as long as the last one, is at most ``max_share`` of the time since the view opened. That
 reserve pays for the final state, which is drawn regardless of the budget (:meth:`spend` without
 :meth:`allows`). So a slow redraw (a big figure, a loaded machine) simply makes redraws rarer, and
-the training a view shows runs at most ``max_share`` slower because of it, plus one redraw where
-the first one's cost is not known beforehand (``expected_cost``); a run shorter than a few
-redraws is drawn once, at its end.
+a run long enough to afford live redraws (``2 / max_share`` redraw times) runs at most
+``max_share`` slower because of them, plus one redraw where the first one's cost is not known
+beforehand (``expected_cost``). A shorter run is drawn once, at its end: that one redraw is its
+whole cost.
 """
 from __future__ import annotations
 
