@@ -310,7 +310,7 @@ np.random.seed(231)
 model = FullyConnectedNet([100, 100], weight_scale=weight_scale, dtype=np.float64)
 dashboard = TrainingDashboard("Three-layer net on 50 images")
 solver = Solver(
-    model, small_data, print_every=10, num_epochs=20, batch_size=25,
+    model, small_data, print_every=10, num_epochs=5 if SMOKE else 20, batch_size=25,
     update_rule="sgd", optim_config={"learning_rate": learning_rate}, callbacks=[dashboard],
 )
 solver.train()
@@ -335,7 +335,7 @@ np.random.seed(231)
 model = FullyConnectedNet([100, 100, 100, 100], weight_scale=weight_scale, dtype=np.float64)
 dashboard = TrainingDashboard("Five-layer net on 50 images")
 solver = Solver(
-    model, small_data, print_every=10, num_epochs=20, batch_size=25,
+    model, small_data, print_every=10, num_epochs=5 if SMOKE else 20, batch_size=25,
     update_rule="sgd", optim_config={"learning_rate": learning_rate}, callbacks=[dashboard],
 )
 solver.train()
@@ -406,7 +406,7 @@ small_data = {
 }
 
 solvers = {}
-dashboard = TrainingDashboard("SGD and SGD with momentum")
+dashboard = TrainingDashboard("Update rules")
 for name, rule in [("sgd", sgd), ("sgd_momentum", sgd_momentum)]:
     print("Running with", name)
     np.random.seed(231)

@@ -1,53 +1,329 @@
-"""Live views: state, redraw policy and the static fallback in the display bundle."""
+"""Live views driven through their values without a front end: redraw budget, cell binding, static end."""
 import base64
 
+import ipywidgets
 import numpy as np
 import pytest
+from IPython.core.events import EventManager, available_events
 
+import dl.widgets.frontend
+import dl.widgets.view
 from dl.fast_layers import conv_forward_fast
 from dl.models import FullyConnectedNet
 from dl.solver import Solver
-from dl.widgets import KernelEditor, TrainingDashboard
+from dl.vis import visualize_grid
+from dl.widgets import Explorer, ImageGrid, KernelEditor, TrainingDashboard
+from dl.widgets.budget import RedrawBudget
+from dl.widgets.frontend import WIDGET_VIEW, IPythonFrontend
 
 PNG_MAGIC = b"\x89PNG"
 
 
-def test_solver_callback_records_histories_and_renders_fallback():
+class FakeFrontend:
+    """Records outputs per cell as a notebook would; ``end_cell`` runs the cell-end callbacks."""
+
+    def __init__(self, live: bool = True):
+        self.live = live
+        self.cell = 1
+        self.outputs: dict[str, dict] = {}  # display id -> current bundle
+        self.cell_of: dict[str, int] = {}
+        self._at_cell_end = []
+
+    def show(self, bundle, display_id):
+        assert display_id not in self.outputs, "a view is shown once, then replaced"
+        self.outputs[display_id] = bundle
+        self.cell_of[display_id] = self.cell
+
+    def replace(self, bundle, display_id):
+        assert display_id in self.outputs, "replace() of an output that was never shown"
+        self.outputs[display_id] = bundle
+
+    def on_cell_end(self, callback):
+        self._at_cell_end.append(callback)
+
+    def end_cell(self):
+        callbacks, self._at_cell_end = self._at_cell_end, []
+        for callback in callbacks:
+            callback()
+        self.cell += 1
+
+    def in_cell(self, cell):
+        return [self.outputs[i] for i, c in self.cell_of.items() if c == cell]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def front(monkeypatch):
+    frontend = FakeFrontend()
+    monkeypatch.setattr(dl.widgets.frontend, "current_frontend", lambda: frontend)
+    return frontend
+
+
+def _png(bundle) -> bytes:
+    return base64.b64decode(bundle["image/png"])
+
+
+def _is_static(bundle) -> bool:
+    return set(bundle) == {"image/png", "text/plain"} and _png(bundle).startswith(PNG_MAGIC)
+
+
+def _data():
     rng = np.random.default_rng(0)
-    data = {"X_train": rng.standard_normal((40, 6)), "y_train": rng.integers(3, size=40),
+    return {"X_train": rng.standard_normal((40, 6)), "y_train": rng.integers(3, size=40),
             "X_val": rng.standard_normal((10, 6)), "y_val": rng.integers(3, size=10)}
-    dashboard = TrainingDashboard("test", min_interval=3600)  # only accuracy checks redraw
-    for rule in ("sgd", "adam"):
-        np.random.seed(0)
-        solver = Solver(FullyConnectedNet([5], input_dim=6, num_classes=3), data, update_rule=rule,
-                        num_epochs=2, batch_size=10, verbose=False, callbacks=[dashboard.callback(rule)])
-        solver.train()
+
+
+def _train(rule, callback, data):
+    np.random.seed(0)
+    solver = Solver(FullyConnectedNet([5], input_dim=6, num_classes=3), data, update_rule=rule,
+                    num_epochs=2, batch_size=10, verbose=False, callbacks=[callback])
+    solver.train()
+    return solver
+
+
+# The redraw budget ---------------------------------------------------------------------------
+
+def test_budget_keeps_redraws_and_a_final_one_within_their_share_of_the_time():
+    clock = FakeClock()
+    budget = RedrawBudget(max_share=0.1, min_interval=0.25, clock=clock)
+    clock.now = 0.25
+    assert budget.allows()
+    with budget.spend():
+        clock.now = 1.25  # a 1 s redraw
+    clock.now = 19.9
+    assert not budget.allows()  # 1 s spent and 1 s kept for the final redraw: over 10 % of 19.9 s
+    clock.now = 20.0
+    assert budget.allows()
+    assert budget.redraws == 1 and budget.spent == 1.0
+
+
+def test_budget_reserves_an_expected_redraw_before_the_first_is_measured():
+    clock = FakeClock()
+    budget = RedrawBudget(max_share=0.1, min_interval=0.25, clock=clock, expected_cost=0.5)
+    clock.now = 4.9
+    assert not budget.allows()  # a short run is left to its final redraw
+    clock.now = 5.0
+    assert budget.allows()
+
+
+def test_budget_waits_min_interval_after_opening_and_between_redraws():
+    clock = FakeClock()
+    budget = RedrawBudget(max_share=1.0, min_interval=0.25, clock=clock)
+    clock.now = 0.2
+    assert not budget.allows()
+    with budget.spend():
+        pass
+    clock.now = 0.4
+    assert not budget.allows()
+    clock.now = 0.45
+    assert budget.allows()
+
+
+def test_dashboard_redraws_cost_at_most_a_tenth_of_training(front, monkeypatch):
+    clock = FakeClock()
+    draws = []
+
+    def slow_render(figure):  # every redraw takes 0.2 s of the fake clock
+        clock.now += 0.2
+        draws.append(clock.now)
+        return PNG_MAGIC + b"fake"
+
+    monkeypatch.setattr(dl.widgets.view, "render_png", slow_render)
+    dashboard = TrainingDashboard(budget=lambda: RedrawBudget(clock=clock))
+    for iteration in range(1000):  # 10 s of training, 0.01 s per iteration
+        clock.now += 0.01
+        dashboard.record(loss=1.0 / (iteration + 1))
+    budget = dashboard.view.budget
+    assert budget.redraws >= 3  # it redrew while training, not only at the end
+    front.end_cell()
+    assert len(draws) == budget.redraws  # the final state is drawn and counted too
+    assert budget.spent <= 0.1 * (clock.now - budget.opened) + 0.2  # the first redraw's cost is not known before it
+    assert dashboard.view.figure.axes[0].get_lines()[0].get_xdata()[-1] == 999  # every iteration shown
+
+
+# The training dashboard ----------------------------------------------------------------------
+
+def test_solver_callback_shows_live_then_ends_static(front):
+    data = _data()
+    dashboard = TrainingDashboard("test")
+    solvers = {rule: _train(rule, dashboard.callback(rule), data) for rule in ("sgd", "adam")}
+    [live] = front.in_cell(1)
+    assert live[WIDGET_VIEW]["model_id"]  # a live widget view while the cell runs
+    for rule, solver in solvers.items():
         assert dashboard.runs[rule].loss_history == solver.loss_history
-        assert dashboard.runs[rule].val_acc_history == solver.val_acc_history
-    bundle = dashboard._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle  # live view where widgets render
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)  # fallback elsewhere
-    assert "sgd, adam" in bundle["text/plain"]
-    assert dashboard._image.value == base64.b64decode(bundle["image/png"])
+    front.end_cell()
+    [final] = front.in_cell(1)
+    assert _is_static(final)  # replaced by the PNG alone: a reopened notebook shows it
+    assert "sgd, adam" in final["text/plain"]
+    assert dashboard.view.finished and _png(final) == dashboard.view.png
+    loss_lines = [line for line in dashboard.view.figure.axes[0].get_lines()]
+    assert [len(line.get_xdata()) for line in loss_lines] == [len(s.loss_history) for s in solvers.values()]
 
 
-def test_loss_updates_are_throttled_but_accuracy_always_redraws():
-    dashboard = TrainingDashboard(min_interval=3600)
-    dashboard.record(loss=2.0)  # the first value draws
-    first = dashboard._png
+def test_reused_dashboard_opens_a_view_in_each_cell(front):
+    data = _data()
+    dashboard = TrainingDashboard("rules")
+    _train("sgd", dashboard.callback("sgd"), data)
+    front.end_cell()
+    [first] = front.in_cell(1)
+    _train("adam", dashboard.callback("adam"), data)  # a later cell, the same dashboard
+    assert front.in_cell(1) == [first]  # the first cell's output is left alone
+    front.end_cell()
+    [second] = front.in_cell(2)
+    assert _is_static(first) and _is_static(second)
+    assert "sgd)" in first["text/plain"] and "sgd, adam" in second["text/plain"]
+    labels = [line.get_label() for line in dashboard.view.figure.axes[0].get_lines()]
+    assert labels == ["loss_sgd", "loss_adam"]  # the new view holds every run so far
+
+
+def test_record_feeds_any_loop_and_rejects_a_solver_label(front):
+    dashboard = TrainingDashboard()
+    for step in range(5):
+        dashboard.record("torch", loss=2.0 - step)
+    dashboard.record("torch", train_acc=0.5, val_acc=0.4)
+    run = dashboard.runs["torch"]
+    assert run.loss_history == [2.0, 1.0, 0.0, -1.0, -2.0]
+    assert run.train_acc_history == [0.5] and run.val_acc_history == [0.4]
+    dashboard.callback("solver")(object())
+    with pytest.raises(ValueError, match="'solver' is fed by a Solver callback"):
+        dashboard.record("solver", loss=1.0)
+
+
+def test_close_ends_the_view_before_the_cell_ends(front):
+    dashboard = TrainingDashboard()
     dashboard.record(loss=1.0)
-    assert dashboard._png == first  # throttled
-    dashboard.record(train_acc=0.5, val_acc=0.4)
-    assert dashboard._png != first
-    assert dashboard.runs["run"].loss_history == [2.0, 1.0]
+    dashboard.close()
+    [output] = front.in_cell(1)
+    assert _is_static(output)
+    dashboard.record(loss=0.5)  # more training in the same cell opens a new view
+    assert len(front.in_cell(1)) == 2
 
 
-def test_figure_has_three_panels_with_labelled_lines():
+def test_static_figure_has_three_panels_with_labelled_lines(front):
     dashboard = TrainingDashboard()
     dashboard.record("adam", loss=1.0, train_acc=0.2, val_acc=0.1)
     fig = dashboard.figure()
     labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
     assert labels == ["loss_adam", "train_acc_adam", "val_acc_adam"]
+
+
+def test_works_with_widgets_lacking_repr_mimebundle_like_ipywidgets_7(front, monkeypatch):
+    class Missing:  # reads fail as on ipywidgets 7; close() may still assign it, as ipywidgets 8 does
+        def __get__(self, widget, owner=None):
+            raise AttributeError(f"'{owner.__name__}' object has no attribute '_repr_mimebundle_'")
+
+    for name in ("Image", "VBox"):
+        old = getattr(ipywidgets, name)
+        monkeypatch.setattr(ipywidgets, name, type(name, (old,), {"_repr_mimebundle_": Missing()}))
+        assert not hasattr(getattr(ipywidgets, name)(), "_repr_mimebundle_")
+    dashboard = TrainingDashboard()
+    dashboard.record(loss=1.0)
+    explorer = Explorer({"x": ipywidgets.FloatSlider(1.0)}, lambda fig, values: None)
+    explorer.show()
+    bundles = front.in_cell(1)
+    assert [bool(b[WIDGET_VIEW]["model_id"]) for b in bundles] == [True, True]
+    front.end_cell()
+    assert _is_static(front.in_cell(1)[0])
+
+
+def test_without_widgets_only_the_final_figure_is_shown(front):
+    front.live = False  # no ipywidgets, or no kernel to talk to
+    dashboard = TrainingDashboard()
+    for step in range(50):
+        dashboard.record(loss=1.0 / (step + 1))
+    assert front.outputs == {}
+    front.end_cell()
+    [output] = front.in_cell(1)
+    assert _is_static(output)
+
+
+def test_outside_ipython_nothing_is_shown_and_the_figure_is_kept():
+    assert dl.widgets.frontend.current_frontend() is None  # pytest runs no IPython shell
+    dashboard = TrainingDashboard()
+    dashboard.record(loss=1.0, train_acc=0.5, val_acc=0.25)
+    dashboard.close()
+    assert dashboard.view.png.startswith(PNG_MAGIC)
+
+
+class _Shell:
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.events = EventManager(self, available_events)
+
+
+def test_ipython_frontend_is_live_only_in_a_kernel_with_ipywidgets(monkeypatch):
+    assert IPythonFrontend(_Shell(kernel=object())).live
+    assert not IPythonFrontend(_Shell(kernel=None)).live  # a terminal IPython
+    monkeypatch.setitem(__import__("sys").modules, "ipywidgets", None)  # not installed
+    assert not IPythonFrontend(_Shell(kernel=object())).live
+
+
+def test_ipython_frontend_calls_back_once_when_the_cell_ends():
+    shell = _Shell(kernel=object())
+    calls = []
+    IPythonFrontend(shell).on_cell_end(lambda: calls.append("end"))
+    shell.events.trigger("post_run_cell", None)
+    shell.events.trigger("post_run_cell", None)
+    assert calls == ["end"]
+
+
+# The image grid ------------------------------------------------------------------------------
+
+def test_image_grid_shows_the_latest_images_and_ends_static(front):
+    rng = np.random.default_rng(3)
+    grid = ImageGrid("samples")
+    for step in range(3):
+        images = rng.uniform(size=(5, 4, 4, 3))
+        grid.update(images, title=f"step {step}")
+    front.end_cell()
+    shown = grid.view.figure.axes[0].images[0]
+    np.testing.assert_allclose(shown.get_array(), visualize_grid(images, ubound=1.0))
+    assert grid.view.figure._suptitle.get_text() == "step 2"
+    [output] = front.in_cell(1)
+    assert _is_static(output) and "step 2" in output["text/plain"]
+
+
+def test_image_grid_takes_grey_images_and_explains_bad_shapes(front):
+    grid = ImageGrid()
+    grid.update(np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3))
+    grid.close()
+    assert grid.view.figure.axes[0].images[0].get_array().shape == (7, 7)
+    with pytest.raises(ValueError, match=r"got \(2, 3, 8, 8\).*transpose\(0, 2, 3, 1\)"):
+        grid.update(np.zeros((2, 3, 8, 8)))
+
+
+# Explorers -----------------------------------------------------------------------------------
+
+def test_explorer_redraws_on_each_change_and_closes_static(front):
+    drawn = []
+
+    def draw(fig, values):
+        if not fig.axes:
+            fig.subplots().plot([0, 1], [0, 0])
+        fig.axes[0].lines[0].set_ydata([0, values["slope"]])
+        drawn.append(values["slope"])
+
+    slider = ipywidgets.FloatSlider(1.0, min=0, max=5)
+    explorer = Explorer({"slope": slider}, draw)
+    assert slider.continuous_update is False
+    explorer.show()
+    first = explorer.view.png
+    slider.value = 3.0
+    assert drawn == [1.0, 3.0] and explorer.view.png != first
+    [live] = front.in_cell(1)
+    assert WIDGET_VIEW in live and _png(live) == first  # a PNG for front ends without widgets
+    front.end_cell()
+    assert not explorer.view.finished  # explorers stay live after their cell
+    explorer.close()
+    [final] = front.in_cell(1)
+    assert _is_static(final) and "'slope': 3.0" in final["text/plain"]
 
 
 def _direct_response(images, kernel, channels):
@@ -76,28 +352,26 @@ def test_kernel_editor_default_is_horizontal_edges_on_blue():
     assert editor.channel == "B"
 
 
-def test_editing_a_cell_or_the_channel_updates_response_and_image():
+def test_editing_a_cell_or_the_channel_redraws_the_responses(front):
     rng = np.random.default_rng(1)
     images = rng.uniform(0, 255, (2, 3, 8, 8))
     editor = KernelEditor(images)
-    first_png = editor._image.value
+    editor.show()
+    first_png = editor.explorer.view.png
     kernel = editor.kernel
     kernel[1, 1] = 4.0
     editor.cells[1][1].value = 4.0  # what typing into the middle field does
-    np.testing.assert_allclose(editor.response(), _direct_response(images, kernel, [2]), rtol=1e-12, atol=1e-9)
-    assert editor._image.value != first_png  # redrawn
+    expected = _direct_response(images, kernel, [2])
+    np.testing.assert_allclose(editor.response(), expected, rtol=1e-12, atol=1e-9)
+    shown = [ax.images[0].get_array() for ax in editor.explorer.figure.axes]
+    np.testing.assert_allclose(shown, expected, rtol=1e-12, atol=1e-9)
+    assert editor.explorer.view.png != first_png
     editor.channel_picker.value = "R"
     np.testing.assert_allclose(editor.response(), _direct_response(images, kernel, [0]), rtol=1e-12, atol=1e-9)
-
-
-def test_kernel_editor_bundle_has_widget_view_and_png_fallback():
-    editor = KernelEditor(np.random.default_rng(2).uniform(0, 255, (2, 3, 6, 6)), channel="G")
-    editor.cells[0][0].value = -1.0
-    bundle = editor._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    png = base64.b64decode(bundle["image/png"])
-    assert png.startswith(PNG_MAGIC) and png == editor._image.value  # the latest state
-    assert "channel='G'" in bundle["text/plain"]
+    assert editor.explorer.figure._suptitle.get_text() == "Kernel on the red channel"
+    editor.close()
+    [final] = front.in_cell(1)
+    assert _is_static(final) and "channel='R'" in final["text/plain"]
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -109,3 +383,26 @@ def test_kernel_editor_rejects_bad_arguments(kwargs, match):
     arguments = {"images": np.zeros((1, 3, 4, 4)), **kwargs}
     with pytest.raises(ValueError, match=match):
         KernelEditor(**arguments)
+
+
+# In a real kernel --------------------------------------------------------------------------
+
+def test_executed_notebook_keeps_one_static_figure_per_training_cell(tmp_path):
+    """nbclient runs a kernel as nbmake does: live views during the cells, plain PNGs in the file."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "from dl.widgets import TrainingDashboard\ndashboard = TrainingDashboard('runs')",
+        "for step in range(3000):\n    dashboard.record('sgd', loss=1.0 / (step + 1))",
+        "for step in range(3000):\n    dashboard.record('adam', loss=2.0 / (step + 1))",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=False).execute(
+        cwd=str(tmp_path)
+    )
+    first, second = ([o for o in cell.outputs if o.output_type == "display_data"] for cell in notebook.cells[1:])
+    assert len(first) == 1 and len(second) == 1  # one view per cell, each in its own cell
+    for [output], labels in [(first, "'runs': sgd)"), (second, "'runs': sgd, adam)")]:
+        assert set(output.data) == {"image/png", "text/plain"}  # no widget view left to go missing
+        assert base64.b64decode(output.data["image/png"]).startswith(PNG_MAGIC)
+        assert output.data["text/plain"].endswith(labels)

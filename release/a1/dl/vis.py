@@ -19,6 +19,47 @@ def setup_notebook() -> None:
     plt.rcParams["image.cmap"] = "gray"
 
 
+TRAINING_PANELS = (("Training loss", "Iteration"), ("Training accuracy", "Epoch"), ("Validation accuracy", "Epoch"))
+
+
+def training_history_lines(axes, label: str) -> list:
+    """Add one run's three (empty) lines to the axes of :data:`TRAINING_PANELS`.
+
+    Returns the Line2D of the loss (dots), train accuracy and val accuracy, labelled
+    ``loss_<label>``, ``train_acc_<label>`` and ``val_acc_<label>``; fill them with
+    :func:`set_training_history`.
+    """
+    ax_loss, ax_train, ax_val = axes
+    return [
+        ax_loss.plot([], [], "o", markersize=2, label=f"loss_{label}")[0],
+        ax_train.plot([], [], "-o", label=f"train_acc_{label}")[0],
+        ax_val.plot([], [], "-o", label=f"val_acc_{label}")[0],
+    ]
+
+
+def set_training_history(lines, run) -> None:
+    """Put a run's histories into its three lines (x: the index in each history).
+
+    ``run`` is anything with ``loss_history``, ``train_acc_history`` and ``val_acc_history`` (a
+    :class:`dl.solver.Solver`, or a live dashboard's record).
+    """
+    histories = (run.loss_history, run.train_acc_history, run.val_acc_history)
+    for line, history in zip(lines, histories):
+        line.set_data(np.arange(len(history)), history)
+
+
+def style_training_axes(axes, legend: bool) -> None:
+    """Labels, grid, limits fitted to the lines and (if ``legend``) legends of the three panels."""
+    for ax, (ylabel, xlabel) in zip(axes, TRAINING_PANELS):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(linestyle="--", linewidth=0.5)
+        ax.relim()
+        ax.autoscale_view()
+        if legend:
+            ax.legend(loc="upper right" if ax is axes[0] else "lower right", ncol=2)
+
+
 def draw_training_history(axes, runs: Mapping[str, object]) -> None:
     """Draw runs on three axes: loss per iteration, train and val accuracy per check.
 
@@ -27,21 +68,9 @@ def draw_training_history(axes, runs: Mapping[str, object]) -> None:
     - runs: maps a label to anything with ``loss_history``, ``train_acc_history`` and
       ``val_acc_history`` (a :class:`dl.solver.Solver`, or a live dashboard's record).
     """
-    ax_loss, ax_train, ax_val = axes
     for label, run in runs.items():
-        ax_loss.plot(run.loss_history, "o", markersize=2, label=f"loss_{label}")
-        ax_train.plot(run.train_acc_history, "-o", label=f"train_acc_{label}")
-        ax_val.plot(run.val_acc_history, "-o", label=f"val_acc_{label}")
-    for ax, ylabel, xlabel in [
-        (ax_loss, "Training loss", "Iteration"),
-        (ax_train, "Training accuracy", "Epoch"),
-        (ax_val, "Validation accuracy", "Epoch"),
-    ]:
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(linestyle="--", linewidth=0.5)
-        if runs:
-            ax.legend(loc="upper right" if ax is ax_loss else "lower right", ncol=2)
+        set_training_history(training_history_lines(axes, label), run)
+    style_training_axes(axes, legend=bool(runs))
 
 
 def plot_solver_comparison(solvers: Mapping[str, object], title: str | None = None):
