@@ -4,7 +4,8 @@ headless Chromium with Selenium, as a student would use it.
 The test fills in a1's release with the reference (the ``correct`` sample), starts JupyterLab with
 a token and ``DL_SMOKE=1`` (its kernels inherit it), runs all cells of FullyConnectedNets.ipynb
 from the Run menu and watches the notebook's DOM while they run: the live training dashboard must
-show an image in the training cell's output that changes while that cell runs. It then saves the
+show an image in the training cell's output that changes while that cell runs (the test appends
+one eight-second training run for that: see LONGER_RUN). It then saves the
 notebook, closes it (shutting its kernel down), opens it again in a fresh page and checks that the
 training cells show their figure (an image, no "Error displaying widget").
 
@@ -43,9 +44,9 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 NOTEBOOK = "FullyConnectedNets.ipynb"
 WINDOW = (1280, 1024)
 
-# The notebook's run in smoke mode takes most of the time (about 1.5 minutes on an idle 2-core
-# machine, four on a busy one while the dashboards redraw as often as they do today); the limit
-# stops a hung browser or kernel long before CI's.
+# The whole test takes about half a minute on an idle 2-core machine (the notebook's run in smoke
+# mode, the appended eight-second run, saving and reopening); the limit stops a hung browser or
+# kernel long before CI's.
 pytestmark = pytest.mark.timeout(600, method="signal")
 
 # The test's own Jupyter configuration (under a temporary JUPYTER_CONFIG_DIR and
@@ -173,6 +174,7 @@ def jupyterlab(tmp_path):
     """JupyterLab serving a filled-in a1 release; yields (base URL, token, the release folder)."""
     served = tmp_path / "samples"
     folder = make_samples(ROOT / "source_notebooks" / "a1", ROOT / "release" / "a1", served)["correct"]
+    append_cell(folder / NOTEBOOK, LONGER_RUN)
     home = tmp_path / "jupyter"
     for name, content in JUPYTER_FILES.items():
         (home / name).parent.mkdir(parents=True, exist_ok=True)
@@ -308,6 +310,41 @@ def shows_figure(cell: dict) -> bool:
     return bool(cell["images"]) and all(cell["images"])
 
 
+# In smoke mode every training cell of the notebook ends within a second or two, and the dashboard
+# spends at most a tenth of a run's time on redraws, so those cells show their first and final
+# figures only. The test appends one real training run of a fixed eight seconds (SGD steps on the
+# notebook's data and its FullyConnectedNet), long enough for the dashboard to redraw while it runs.
+LONGER_RUN = """\
+# Added by the browser test: eight seconds of training, so the dashboard redraws while it runs.
+import time
+
+longer = FullyConnectedNet([100, 100], weight_scale=1e-2)
+longer_dashboard = TrainingDashboard("Eight seconds of SGD")
+rng = np.random.default_rng(0)
+start, step = time.perf_counter(), 0
+while time.perf_counter() - start < 8:
+    batch = rng.choice(len(data["X_train"]), 50)
+    loss, grads = longer.loss(data["X_train"][batch], data["y_train"][batch])
+    for name, grad in grads.items():
+        longer.params[name] -= 1e-2 * grad
+    step += 1
+    if step % 100:
+        longer_dashboard.record("sgd", loss=loss)
+    else:  # an "epoch": accuracies on a few hundred images
+        train_acc = (longer.loss(data["X_train"][:300]).argmax(axis=1) == data["y_train"][:300]).mean()
+        val_acc = (longer.loss(data["X_val"]).argmax(axis=1) == data["y_val"]).mean()
+        longer_dashboard.record("sgd", loss=loss, train_acc=train_acc, val_acc=val_acc)
+"""
+
+
+def append_cell(path: Path, source: str) -> None:
+    """Append a code cell to the notebook at ``path``."""
+    nb = json.loads(path.read_text())
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "browser-test-longer-run",
+                        "metadata": {}, "outputs": [], "source": source})
+    path.write_text(json.dumps(nb, indent=1))
+
+
 def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
     base_url, token, folder = jupyterlab
     open_notebook(browser, base_url, token)
@@ -319,6 +356,7 @@ def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
 
     live = live_cells(browser, cells)
     assert live, "no cell output showed an image that changed while its cell ran: the live training dashboard did not update"
+    assert cells[-1]["index"] in live, "the appended eight-second run's dashboard did not redraw while it ran"
     screenshot(browser, live[0], "after-training.png")
 
     click_menu(browser, "File", "docmanager:save")
@@ -335,10 +373,6 @@ def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
     states = cell_states(browser)
     screenshot(browser, live[0], "after-reopening.png")
     widget_errors = [c for c in states if c["widget_error"]]
-    if any("model not found" in c["output_text"] for c in widget_errors):
-        pytest.xfail("reopened, the live dashboard's widget view shows 'Error displaying widget: model not found' "
-                     "instead of the saved PNG; fixed when dl/widgets.py ends each view with a static figure (issue 11). "
-                     f"Screenshots: {ARTIFACTS}")
     assert not widget_errors, f"reopened, cell {widget_errors[0]['index']} shows {widget_errors[0]['output_text']!r}"
     without_figure = [i for i in live if not shows_figure(states[i])]
     assert not without_figure, f"reopened, cells {without_figure} show no figure"

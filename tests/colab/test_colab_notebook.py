@@ -111,10 +111,6 @@ def test_the_first_cell_says_where_it_works(executed):
     assert f"Working in {content / IN_DRIVE}" in "".join(o.get("text", "") for o in setup.outputs)
 
 
-@pytest.mark.xfail(strict=False, raises=AssertionError, reason=(
-    "dl/widgets.py draws into an ipywidgets.Image displayed by its _repr_mimebundle_, which ipywidgets 7 lacks "
-    "(AttributeError once per epoch, no live view, no PNG); its rewrite for ipywidgets 7 and 8 is another part "
-    "of issue #11"))
 def test_every_dashboard_shows_its_curves_without_a_traceback(executed):
     """Each cell that trains with a dashboard does so without a traceback, and each cell that makes one
     shows it, live (a widget view) or as a static PNG."""
