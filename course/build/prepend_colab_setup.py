@@ -14,19 +14,16 @@
 from __future__ import annotations
 
 import json
-import re
-from importlib import metadata
 
 from nbformat import NotebookNode
 
 from course.build.context import BuildContext, BuildError, role
 from course.build.inline_references import object_source
+from course.build.requirements import module_requirements
 from course.manifest import Course
 from dl.colab import MARKER
 
-DISTRIBUTION = "dl-course"
 # Requirements whose module is not named like the package (pip name, lower case -> module).
-MODULE_NAMES = {"scikit-learn": "sklearn", "pillow": "PIL"}
 
 COMMENT = """\
 # On Google Colab, colab_setup finds this assignment's folder in your Drive, works there and
@@ -54,24 +51,6 @@ def prepend_colab_setup(nb: NotebookNode, ctx: BuildContext) -> NotebookNode:
 
 def marker_outputs(course: Course, assignment: str) -> dict[str, bytes]:
     """``source_notebooks/<assignment>/<MARKER>`` -> its bytes (sorted JSON, so identical on every machine)."""
-    marker = {"course": course.id, "assignment": assignment, "requirements": requirements()}
+    marker = {"course": course.id, "assignment": assignment, "requirements": module_requirements()}
     text = json.dumps(marker, indent=1, sort_keys=True) + "\n"
     return {f"source_notebooks/{assignment}/{MARKER}": text.encode("utf-8")}
-
-
-def requirements() -> dict[str, str]:
-    """Module -> pip requirement of everything ``dl`` needs (``{"sklearn": "scikit-learn>=1.3"}``),
-    from the installed distribution's metadata (extras left out)."""
-    try:
-        listed = metadata.requires(DISTRIBUTION) or []
-    except metadata.PackageNotFoundError as exc:
-        raise BuildError(f"the {DISTRIBUTION} distribution is not installed, so its requirements are unknown; "
-                         "install the course with `pip install -e .` (run.sh does)") from exc
-    found = {}
-    for requirement in listed:
-        spec, _, marker = requirement.partition(";")
-        if "extra" in marker:
-            continue
-        name = re.match(r"[A-Za-z0-9._-]+", spec.strip()).group(0)
-        found[MODULE_NAMES.get(name.lower(), name.replace("-", "_"))] = spec.strip().replace(" ", "")
-    return found

@@ -6,7 +6,8 @@ are filled from what the course already states elsewhere, so the README cannot d
 
 - ``$assignment``, ``$title``: the assignment's id and title (``course/manifest.toml``);
 - ``$notebooks``: its notebooks, numbered in manifest order;
-- ``$python``, ``$packages``: ``requires-python`` and the ``dependencies`` of ``pyproject.toml``
+- ``$python``, ``$packages``: ``requires-python`` and the ``dependencies`` of ``pyproject.toml``,
+  as installed (:mod:`course.build.requirements`)
   (the library's own; extras are the instructor's);
 - ``$data``: the data sets its checks grade on (:func:`autograder.checks.registry.datasets_needed`,
   as for the Gradescope bundle) with their download commands;
@@ -14,13 +15,13 @@ are filled from what the course already states elsewhere, so the README cannot d
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from string import Template
 
 from autograder.checks.registry import datasets_needed
 from autograder.datasets import download_command
 from course.build.context import BuildError
+from course.build.requirements import dependencies, python_requirement
 from course.manifest import Course
 
 TEMPLATE = Path("course") / "student_readme.md"
@@ -29,7 +30,7 @@ README = "README.md"  # its name in source_notebooks/<a>/ and release/<a>/
 
 def student_readme(course: Course, assignment: str) -> str:
     """The README of ``assignment``, from the course's template. Raises ``BuildError`` naming the
-    file when the template or ``pyproject.toml`` is missing or the template has an unknown placeholder."""
+    file when the template is missing or has an unknown placeholder."""
     template_path = course.root / TEMPLATE
     if not template_path.is_file():
         raise BuildError(f"{TEMPLATE}: not found; the build writes every assignment's README.md from it")
@@ -39,7 +40,8 @@ def student_readme(course: Course, assignment: str) -> str:
         "assignment": assignment,
         "title": course.assignments[assignment].title,
         "notebooks": "\n".join(f"{i}. `{nb.name}.ipynb`" for i, nb in enumerate(notebooks, start=1)),
-        **_requirements(course.root / "pyproject.toml"),
+        "python": python_requirement(),
+        "packages": " ".join(f'"{spec}"' for spec in dependencies()),
         "data": _data_section(units),
         "artifacts": _artifacts_section(notebooks),
     }
@@ -48,16 +50,6 @@ def student_readme(course: Course, assignment: str) -> str:
     except (KeyError, ValueError) as exc:
         raise BuildError(f"{TEMPLATE}: unknown or malformed placeholder ({exc}); it may use "
                          f"{', '.join('$' + key for key in values)}, and $$ for a dollar sign") from exc
-
-
-def _requirements(pyproject: Path) -> dict[str, str]:
-    """``python`` (e.g. "3.11 or newer") and ``packages`` (quoted pip requirements) from ``pyproject``."""
-    if not pyproject.is_file():
-        raise BuildError(f"{pyproject.name}: not found in the course root; the students' README lists its dependencies")
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
-    python = project.get("requires-python", "")
-    python = f"{python[2:]} or newer" if python.startswith(">=") else python or "3"
-    return {"python": python, "packages": " ".join(f'"{requirement}"' for requirement in project.get("dependencies", []))}
 
 
 def _data_section(units) -> str:

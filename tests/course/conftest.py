@@ -128,7 +128,7 @@ expected = reference_value(softmax_loss(x, y)[0])
 
 def write_course(root: Path, manifest: str = MANIFEST, sources: dict[str, str] | None = None) -> Path:
     """Write course/manifest.toml, the sources (name -> text; default Tiny and Later), and copy the
-    students' README template, pyproject.toml and nbgrader_config.py of this repository."""
+    students' README template and nbgrader_config.py of this repository."""
     sources = {"t1/Tiny": TINY, "t2/Later": LATER} if sources is None else sources
     (root / "course").mkdir(parents=True, exist_ok=True)
     (root / "course" / "manifest.toml").write_text(manifest)
@@ -136,7 +136,7 @@ def write_course(root: Path, manifest: str = MANIFEST, sources: dict[str, str] |
         path = root / "course" / f"{name}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    for name in ("nbgrader_config.py", "pyproject.toml", "course/student_readme.md"):
+    for name in ("nbgrader_config.py", "course/student_readme.md"):
         (root / name).write_text((REPO / name).read_text())
     return root
 

@@ -10,7 +10,8 @@ from course.build.assign_roles import assign_roles
 from course.build.context import BuildError, role
 from course.build.inline_references import object_source
 from course.build.pipeline import build_all, build_notebook
-from course.build.prepend_colab_setup import COMMENT, prepend_colab_setup, requirements
+from course.build.prepend_colab_setup import COMMENT, prepend_colab_setup
+from course.build.requirements import module_requirements as requirements
 from course.manifest import load_manifest
 from dl.colab import MARKER
 from dl.program import import_statements

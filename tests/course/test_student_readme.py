@@ -1,4 +1,4 @@
-"""The students' README: one template, filled from the manifest, pyproject.toml and the check registry."""
+"""The students' README: one template, filled from the manifest, the installed package's requirements and the check registry."""
 import re
 
 import pytest
