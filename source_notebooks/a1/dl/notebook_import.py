@@ -21,9 +21,9 @@ costs only its own names. Tracebacks from imported code show the notebook's line
 
 Imported functions explain their failures in the later notebook (:func:`_explained`): an
 exception raised inside one gets a note naming the function, the notebook and the cell, and a
-``<name>_backward`` checks that each gradient it returns has the shape of the matching array
+``<name>_backward`` warns when a gradient it returns has not the shape of the matching array
 argument of the ``<name>_forward`` call that made its cache (the contract of :mod:`dl.layers`),
-so that a wrong shape is reported where it is made, not in the next layer. A unit cell that uses
+so that a wrong shape is named where it is made, before the error it causes in the next layer. A unit cell that uses
 a name defined only outside the graded cells gets a warning (:func:`dl.program.outside_names`).
 """
 from __future__ import annotations
@@ -166,21 +166,28 @@ def _explained(func: types.FunctionType, notebook: str, cells: Mapping[str, int]
       notebook's cells (``cells`` maps their file names to cell numbers) the traceback passes.
     - ``kind="forward"``: for the ``(out, cache)`` it returns, remembers in ``ledger`` the shapes
       of its array arguments (keyed by the cache, which is not kept alive).
-    - ``kind="backward"``: when ``ledger`` remembers the cache it is given, raises ValueError if a
-      gradient it returns does not have the shape of the matching forward argument.
+    - ``kind="backward"``: when ``ledger`` remembers the cache it is given, warns
+      (:class:`GradientShapeWarning`) if a gradient it returns does not have the shape of the
+      matching forward argument. A warning, not an error: the function returns what it returned,
+      so the later notebook's code (and its hidden tests under ``nbgrader autograde``) behaves as
+      it does in the grader, which runs the earlier notebook's cells without this wrapper; the
+      student sees the cause named before the error it leads to further on.
     """
     @functools.wraps(func)
     def explained(*args, **kwargs):
         try:
             result = func(*args, **kwargs)
-            if kind == "forward":
-                _remember_inputs(ledger, func, args, kwargs, result)
-            elif kind == "backward":
-                _check_gradient_shapes(ledger, func, args, kwargs, result)
-            return result
         except Exception as exc:
             _add_note(exc, func, notebook, cells)
             raise
+        if kind == "forward":
+            _remember_inputs(ledger, func, args, kwargs, result)
+        elif kind == "backward":
+            problem = _gradient_shape_problem(ledger, args, kwargs, result)
+            if problem:
+                warnings.warn(f"{problem} (returned by {func.__name__}, imported from {notebook} (cell "
+                              f"{cells[func.__code__.co_filename]})): {_fix_hint(notebook)}", GradientShapeWarning, stacklevel=2)
+        return result
 
     explained._rewrap = lambda new: _explained(new, notebook, cells, kind, ledger)  # for rebind
     return explained
@@ -189,8 +196,7 @@ def _explained(func: types.FunctionType, notebook: str, cells: Mapping[str, int]
 def _add_note(exc: Exception, func: types.FunctionType, notebook: str, cells: Mapping[str, int]) -> None:
     """Note on ``exc`` where in ``notebook`` it was raised, once (an imported function may call another).
 
-    The place is the innermost frame of the notebook's cells in the traceback; when there is none
-    (the shape check of :func:`_explained` raised), ``func`` itself.
+    The place is the innermost frame of the notebook's cells in the traceback, else ``func`` itself.
     """
     imported = f"imported from {notebook}"
     if any(imported in note for note in getattr(exc, "__notes__", ())):
@@ -199,8 +205,11 @@ def _add_note(exc: Exception, func: types.FunctionType, notebook: str, cells: Ma
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename in cells:
             name, at = frame.name, f" (cell {cells[frame.filename]}, line {frame.lineno})"
-    exc.add_note(f"raised in {name}, {imported}{at}: if the mistake is there, fix it in {notebook}, "
-                 f"save it and re-run this notebook's setup cell")
+    exc.add_note(f"raised in {name}, {imported}{at}: {_fix_hint(notebook)}")
+
+
+def _fix_hint(notebook: str) -> str:
+    return f"if the mistake is there, fix it in {notebook}, save it and re-run this notebook's setup cell"
 
 
 def _arrays(value, depth: int = 3) -> list[np.ndarray]:
@@ -228,21 +237,27 @@ def _remember_inputs(ledger: dict, forward: Callable, args: tuple, kwargs: dict,
         del ledger[next(iter(ledger))]
 
 
-def _check_gradient_shapes(ledger: dict, backward: Callable, args: tuple, kwargs: dict, result) -> None:
-    """Raise ValueError when gradient i of ``backward`` has not the shape of array argument i of the forward."""
+class GradientShapeWarning(UserWarning):
+    """An imported backward function returned a gradient whose shape is not its input's."""
+
+
+def _gradient_shape_problem(ledger: dict, args: tuple, kwargs: dict, result) -> str | None:
+    """Why gradient i of a backward call has not the shape of array argument i of the forward that
+    made its cache (``None``: it has, or the cache is not one the imported forward made)."""
     cache = args[1] if len(args) > 1 else kwargs.get("cache")
     remembered = ledger.get(id(cache))
     if remembered is None:
-        return
+        return None
     refs, inputs = remembered
     arrays = _arrays(cache)
     if len(arrays) != len(refs) or any(ref() is not array for ref, array in zip(refs, arrays)):
-        return  # another cache now has the address of a remembered one
+        return None  # another cache now has the address of a remembered one
     gradients = result if isinstance(result, tuple) else (result,)
     for (name, shape), gradient in zip(inputs, gradients):
         problem = shape_mismatch(f"d{name}", np.shape(gradient), shape, name) if isinstance(gradient, np.ndarray) else None
         if problem:
-            raise ValueError(f"{problem} (returned by {backward.__name__})")
+            return problem
+    return None
 
 
 def _unavailable(module_name: str, reasons: Mapping[str, str]):
