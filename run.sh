@@ -39,8 +39,14 @@ set_up_venv() {
     # The installer first, at its pinned version: an old pip (Debian 12 ships 23.0) backtracks
     # for a quarter of an hour through a full lock that a current one resolves in seconds.
     "${pip[@]}" -c constraints.txt pip
-    # torch next and alone, from its pin, so nothing else can pull a CUDA build.
-    "${pip[@]}" "${extra[@]}" -c constraints.txt torch
+    # torch next and alone, from its pin, so nothing else can pull a CUDA build. Its CPU build
+    # by name: `torch==X` also matches the CUDA builds an index may serve (X+cu130 sorts first).
+    local torch_pin
+    torch_pin=$(sed -n 's/^torch==\([^ #]*\).*/\1/p' constraints.txt)
+    if ! "${pip[@]}" "${extra[@]}" -c constraints.txt "torch==$torch_pin+cpu" 2>/dev/null; then
+        echo "note: no CPU build of torch $torch_pin can be had here; installing the default build (with CUDA libraries)" >&2
+        "${pip[@]}" "${extra[@]}" -c constraints.txt torch
+    fi
     "${pip[@]}" -c constraints.txt -e '.[dev]'
     # Colab's ipywidgets 7, apart: tests/test_colab.py runs a notebook with it (constraints-colab.txt).
     rm -rf "$venv/colab-widgets"
