@@ -32,10 +32,13 @@ from tests.autograder.notebooks import reference_source, replace_once, unit
 REPO = Path(__file__).resolve().parents[2]
 BWRAP, WHY = sandbox.bwrap_status()
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason=f"bubblewrap is not usable here: {WHY}")
-# cell_timeout leaves room for a cell that imports torch (monkeypatching) on a 2-core machine that
-# is also running notebooks (./run.sh test runs tests in parallel).
-OPTIONS = GradingOptions(request_timeout=2.0, cell_timeout=30.0, unit_timeout=10.0, submission_timeout=75.0,
-                         memory_mb=2048, cpu_seconds=30, file_mb=4, tmp_mb=16, max_processes=32)
+# cell_timeout and memory_mb leave room for a cell that imports torch (monkeypatching) on a 2-core
+# machine that is also running notebooks (./run.sh test runs tests in parallel): the address space
+# that torch's CUDA build maps on import (the default build where no CPU build can be had) is over
+# 3 GB, and memory_mb is an address-space limit (RLIMIT_AS). cell_timeout stays under cpu_seconds,
+# so a cell that never ends is stopped by the timeout the tests expect, not by the CPU limit.
+OPTIONS = GradingOptions(request_timeout=2.0, cell_timeout=20.0, unit_timeout=10.0, submission_timeout=75.0,
+                         memory_mb=4096, cpu_seconds=30, file_mb=4, tmp_mb=16, max_processes=32)
 FULL = {u.grade_id: u.points for u in notebooks.UNITS}
 LAYER_UNITS = {"a1-fc-affine_forward", "a1-fc-affine_backward", "a1-fc-relu_forward", "a1-fc-relu_backward", "a1-fc-softmax_loss"}
 NET = "a1-fc-FullyConnectedNet"  # runs the layers above through the provided cells
