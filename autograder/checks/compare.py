@@ -16,7 +16,7 @@ from autograder.checks.registry import CheckResult
 from autograder.student import StudentError
 from dl.checking import shape_mismatch
 from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
-from dl.gradcheck import rel_error_scaled as relative_error
+from dl.gradcheck import rel_error_scaled
 
 MAX_FAILURES_SHOWN = 3
 
@@ -126,7 +126,7 @@ def mismatch(what: str, got, expected, tol: float, inputs: str = "", like: str |
     finite = np.isfinite(expected)
     if not np.isfinite(array[finite]).all():
         return f"{what} contains nan or inf{on}, where finite values were expected (overflow?)"
-    error = relative_error(np.where(finite, array, 0.0), np.where(finite, expected, 0.0))
+    error = rel_error_scaled(np.where(finite, array, 0.0), np.where(finite, expected, 0.0))
     if error <= tol:
         return None
     where = ""
