@@ -4,11 +4,10 @@ import pytest
 
 from autograder.checks import REGISTRY, CheckContext, check_rng
 from autograder.checks.compare import Tally, mismatch, student_numerical_gradient
-from dl.gradcheck import rel_error_scaled
 from autograder.nbgrader_bridge import in_process_student
 from autograder.student import StudentError
 from dl.checking import check_close, shape_mismatch
-from dl.gradcheck import eval_numerical_gradient_array
+from dl.gradcheck import eval_numerical_gradient_array, rel_error_scaled
 from dl.layers import affine_forward
 from tests.autograder.notebooks import reference_source, unit
 
