@@ -9,6 +9,7 @@ for ``nbgrader autograde``, to an in-process session (:mod:`autograder.nbgrader_
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import numpy as np
@@ -32,8 +33,23 @@ class Student:
 
     def __init__(self, transport: Callable[[dict], dict]):
         self._transport = transport
+        self.recorded: list[tuple[dict, object]] | None = None  # (request, value) of repeatable calls, while recording
 
-    def call(self, name: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL, banned: list[str] | None = None):
+    def record_calls(self) -> None:
+        """From now on, keep every repeatable call and its answer (see :meth:`call`) in :attr:`recorded`."""
+        self.recorded = []
+
+    def stop_recording(self) -> list[tuple[dict, object]]:
+        """The calls kept since :meth:`record_calls`, in order; recording stops."""
+        recorded, self.recorded = self.recorded or [], None
+        return recorded
+
+    def ask_again(self, request: dict):
+        """Send a recorded call's request again; its value (raises StudentError as :meth:`call` does)."""
+        return self._send(request, request["target"]["name"])
+
+    def call(self, name: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL, banned: list[str] | None = None,
+             repeatable: bool = True):
         """Call the student's ``name(*args, **kwargs)``.
 
         - store: ``{handle_name: pick}`` keeps parts of the result in the worker (pick: ``"all"``
@@ -42,8 +58,16 @@ class Student:
           a list of those.
         - banned: module names the call may not use (e.g. ``["dl.fast_layers"]``); using one
           fails the call with a StudentError saying so.
+        - repeatable: the same call must give the same answer (a deterministic function of plain
+          inputs). While recording, such a call is kept, unless it stores or passes a handle, so
+          that the grader can ask it again (:func:`autograder.checks.registry.run_checks`).
+          False for calls whose answer may change (an unseeded random mask).
         """
-        return self._call({"name": name}, None, args, kwargs, store, reply, banned)
+        request = self._request({"name": name}, None, args, kwargs, store, reply, banned)
+        value = self._send(request, name)
+        if self.recorded is not None and repeatable and not store and not _holds_handle((args, kwargs)):
+            self.recorded.append(copy.deepcopy((request, value)))  # the check may change its arrays afterwards
+        return value
 
     def call_method(self, handle: Handle, method: str, *args, kwargs: dict | None = None, store: dict | None = None, reply=ALL):
         """Call ``method`` of the object stored under ``handle``; see :meth:`call`."""
@@ -80,10 +104,13 @@ class Student:
         self._send({"op": "forget"}, "forget")
 
     def _call(self, target: dict, method, args, kwargs, store, reply, banned=None):
-        request = {"op": "call", "target": target, "method": method, "args": list(args), "kwargs": kwargs or {},
-                   "store": store or {}, "reply": reply, "banned": list(banned or [])}
         what = (target.get("name") or target.get("handle")) + (f".{method}" if method else "")
-        return self._send(request, what)
+        return self._send(self._request(target, method, args, kwargs, store, reply, banned), what)
+
+    @staticmethod
+    def _request(target: dict, method, args, kwargs, store, reply, banned) -> dict:
+        return {"op": "call", "target": target, "method": method, "args": list(args), "kwargs": kwargs or {},
+                "store": store or {}, "reply": reply, "banned": list(banned or [])}
 
     def _send(self, request: dict, what: str):
         reply = self._transport(request)
@@ -96,3 +123,14 @@ class Student:
             message = error.get("message")
             raise StudentError(f"{what} raised {error.get('type')}" + (f": {message}" if message else ""))
         raise StudentError(str(error.get("message")))
+
+
+def _holds_handle(value) -> bool:
+    """Whether a handle occurs anywhere in ``value`` (nested tuples, lists and dicts)."""
+    if isinstance(value, Handle):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_holds_handle(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_handle(v) for v in value.values())
+    return False

@@ -3,21 +3,29 @@
 A layer is a pair ``<f>_forward(*args) -> (out, cache)`` and ``<f>_backward(dout, cache)``
 returning one gradient per leading argument of the forward (gradient i belongs to ``args[i]``),
 or the gradient itself when there is only one. Its backward is checked the same way everywhere:
-the parent chooses the inputs and an upstream gradient ``dout``; the worker runs the student's
-forward, keeps its cache there and returns what the student's backward makes of ``dout``; the
-parent compares each gradient with the reference's and with the numerical gradient of the
-student's own forward, computed here from that forward's outputs (DESIGN.md, outputs only).
+the parent chooses the inputs and an upstream gradient ``dout``, builds the cache with the
+reference forward (every forward's docstring specifies its cache, so a student's backward can
+rely on it), stores it in the worker and returns what the student's backward makes of ``dout``;
+the parent compares each gradient with the reference's (DESIGN.md, outputs only). The student's
+forward is never run: a bug in it costs the forward's unit, not the backward's (one bug, one
+charge), and the forward's own check holds its cache to the documented contract.
 """
 from __future__ import annotations
 
 import copy
 from types import ModuleType
+from typing import Callable
 
 import numpy as np
 
-from autograder.checks.compare import Tally, describe_value, dtype_problem, keep_global_rng, mismatch, student_numerical_gradient
-from autograder.protocol import Handle
+from autograder.checks.compare import Tally, describe_value, dtype_problem, keep_global_rng, mismatch
 from autograder.student import Student, StudentError
+
+
+def reference_cache(reference: ModuleType, forward: str, args: tuple):
+    """The cache of ``reference.<forward>(*args)``, in the dtype of ``args`` (deep copies; numpy's global RNG kept)."""
+    with keep_global_rng():
+        return getattr(reference, forward)(*copy.deepcopy(args))[1]
 
 
 def reference_gradients(reference: ModuleType, forward: str, backward: str, args: tuple, dout: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -54,31 +62,33 @@ def check_backward(
     inputs: str,
     *,
     reference: ModuleType,
-    tol: float | None,
-    grad_tol: float | None,
+    tol: float,
     banned: list[str] | None = None,
+    part: str | None = None,
+    bugs: Callable[[tuple[np.ndarray, ...]], dict[str, dict[str, np.ndarray]]] | None = None,
 ) -> tuple[tuple, tuple[np.ndarray, ...]] | None:
-    """Record in ``tally`` the sub-checks of the student's ``backward`` on one input, as one case.
+    """Record in ``tally`` the sub-checks of the student's ``backward`` on one input, as one case of ``part``.
 
-    The sub-checks, in this order:
-    - each gradient against the reference's, within ``tol`` (skipped when ``tol`` is None);
-    - each gradient against the numerical gradient of the student's ``forward`` with respect
-      to its argument, within ``grad_tol`` (skipped when ``grad_tol`` is None);
-    - when x (``args[0]``) is float32, that the first gradient is float32 too.
-    If the student's code fails, every sub-check of the case fails with its message.
+    The sub-checks: each gradient against the reference's within ``tol``, and, when x
+    (``args[0]``) is float32, that the first gradient is float32 too. The cache given to the
+    student's backward is the reference forward's (see the module docstring). If the student's
+    code fails, every sub-check of the case fails with its message.
 
     Inputs:
     - tally: where the sub-checks are recorded.
     - student: the worker running the student's functions.
-    - forward, backward: names of the student's functions, and of the reference's in ``reference``.
+    - forward, backward: names of the reference pair in ``reference`` (and of the student's backward).
     - args: the forward's arguments; gradient i is with respect to ``args[i]``.
     - dout: upstream gradient, shaped like the forward's ``out``.
     - gradients: names of what backward returns, in order (``("dx", "dw", "db")``); with one
       name, backward returns that array itself rather than a tuple.
-    - inputs: description of the inputs for messages (``describe_shapes(...)`` and settings).
+    - inputs: description of the inputs for messages (shapes and modes, never hidden scalars).
     - reference: the module holding the reference pair (``dl.layers``).
-    - tol, grad_tol: relative-error tolerances against the reference and the numerical gradient.
+    - tol: the tolerance of :func:`autograder.checks.compare.mismatch`.
     - banned: modules the student's calls may not use.
+    - part: the part of ``tally`` the sub-checks count in.
+    - bugs: ``bugs(expected) -> {gradient name: {description: what that bug gives}}``, the known
+      bugs to name in a failure message (:func:`mismatch`'s ``bugs``).
 
     Returns:
     - ``(student's gradients, reference's gradients)``, both tuples in the order of
@@ -86,25 +96,17 @@ def check_backward(
     """
     expected = reference_gradients(reference, forward, backward, args, dout)
     float32 = isinstance(args[0], np.ndarray) and args[0].dtype == np.float32
-    size = len(gradients) * ((tol is not None) + (grad_tol is not None)) + float32
-    with tally.case(size, f"{backward} on {inputs}"):
-        student.call(forward, *args, store={"cache": 1}, reply="none", banned=banned)
-        got = student.call(backward, dout, Handle("cache"), banned=banned)
+    with tally.case(len(gradients) + float32, f"{backward} on {inputs}", part):
+        cache = student.put("cache", reference_cache(reference, forward, args))
+        got = student.call(backward, dout, cache, banned=banned)
         if len(gradients) == 1:
             got = (got,)
         elif not isinstance(got, (tuple, list)) or len(got) != len(gradients):
             raise StudentError(f"{backward} returned {describe_value(got)}; expected a tuple ({', '.join(gradients)})")
-        if tol is not None:
-            for name, value, ref in zip(gradients, got, expected):
-                tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name)))
-        if grad_tol is not None:
-            for position, (name, value) in enumerate(zip(gradients, got)):
-                numerical = student_numerical_gradient(
-                    lambda stacked, p=position: student.map(forward, args, over=p, values=stacked, reply=0, banned=banned),
-                    args[position], dout, what=f"out of {forward}")
-                tally.add(mismatch(name, value, numerical, grad_tol, f"{inputs}, against the numerical gradient of your {forward}",
-                                   like=_argument(name)))
+        known = bugs(expected) if bugs else {}
+        for name, value, ref in zip(gradients, got, expected):
+            tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name)), part)
         if float32:
-            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs))
+            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs), part)
         return tuple(got), expected
     return None

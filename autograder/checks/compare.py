@@ -1,65 +1,116 @@
-"""Sub-checks shared by all checks: tallies, comparisons of outputs, batched numerical gradients, a guard of the global RNG.
+"""Sub-checks shared by all checks: weighted tallies, comparisons of outputs, batched numerical gradients, a guard of the global RNG.
 
-Relative error here is :func:`dl.gradcheck.rel_error_scaled`,
-``max |got - expected| / max(1e-8, max |expected|)``: the largest difference measured against the
-size of the expected array. Unlike the element-wise ``dl.gradcheck.rel_error`` it does not fail a
-correct implementation whose summation order differs on an element that happens to be almost zero.
+The grading rules every check follows (docs/authoring.md, "Writing a unit's checks"):
+
+- A check's sub-checks are grouped into named **parts** (:class:`Part`), each with a weight that
+  reflects what it protects; a check's score is the weighted mean of its parts' scores, and a
+  part's score is the fraction of its sub-checks that passed (0 or 1 for a ``strict`` part).
+  The weights are written once, beside the check, in the ``parts=`` of its ``@register``.
+- Whether an output is right is decided by :func:`dl.gradcheck.rel_error_scaled`,
+  ``max |got - expected| / max(1e-8, max |expected|)``, which does not fail a correct
+  implementation whose summation order differs on an element that happens to be almost zero.
+  Messages, though, report the notebook's own measure, :func:`dl.gradcheck.rel_error` (never above
+  1), so that a student reads the number their visible checks print.
+- Messages give shapes, dtypes, modes and which property failed; never a hidden seed, a hidden
+  scalar input (eps, momentum, keep probability, reg, weight scale) or a reference value.
+- Where the student's output equals what a known bug produces, the message names the bug
+  (``bugs=`` of :func:`mismatch`); a candidate that equals the right answer is never named.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
-from autograder.checks.registry import CheckResult
+from autograder.checks.registry import CheckResult, Part, single_part
 from autograder.student import StudentError
 from dl.checking import shape_mismatch
 from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
-from dl.gradcheck import rel_error_scaled
+from dl.gradcheck import rel_error, rel_error_scaled
 
 MAX_FAILURES_SHOWN = 3
 
 
 class Tally:
-    """Counts sub-checks; the check's score is the fraction that passed."""
+    """Counts sub-checks by part; the check's score is the weighted mean of the parts' scores.
 
-    def __init__(self):
-        self.passed = 0
-        self.total = 0
+    ``Tally(PARTS)`` with the mapping given to ``@register(..., parts=PARTS)``; ``Tally()`` is a
+    check of one part. Every sub-check names its part (unless there is only one). A part with no
+    sub-check recorded does not count (e.g. a float32 part of a check that found no float32 case).
+    """
+
+    def __init__(self, parts: Mapping[str, Part] | None = None):
+        self.parts = dict(parts) if parts else single_part()
+        self.passed_by_part = {name: 0 for name in self.parts}
+        self.recorded = {name: 0 for name in self.parts}
         self.failures: list[str] = []
 
-    def add(self, failure: str | None) -> bool:
-        """Record one sub-check: ``None`` means it passed, else the message why it failed."""
-        self.total += 1
+    @property
+    def passed(self) -> int:
+        return sum(self.passed_by_part.values())
+
+    @property
+    def total(self) -> int:
+        return sum(self.recorded.values())
+
+    def _part(self, part: str | None) -> str:
+        if part is None:
+            if len(self.parts) != 1:
+                raise ValueError(f"name the part of this sub-check: one of {', '.join(self.parts)}")
+            return next(iter(self.parts))
+        if part not in self.parts:
+            raise ValueError(f"unknown part {part!r}; this check's parts are {', '.join(self.parts)}")
+        return part
+
+    def add(self, failure: str | None, part: str | None = None) -> bool:
+        """Record one sub-check of ``part``: ``None`` means it passed, else the message why it failed."""
+        part = self._part(part)
+        self.recorded[part] += 1
         if failure is None:
-            self.passed += 1
+            self.passed_by_part[part] += 1
             return True
         self.failures.append(failure)
         return False
 
     @contextmanager
-    def case(self, size: int, description: str):
-        """A group of ``size`` sub-checks; if the student's code fails inside, the rest fail with its message."""
+    def case(self, size: int, description: str, part: str | None = None):
+        """A group of ``size`` sub-checks of ``part``; if the student's code fails inside, the rest fail with its message.
+
+        Sub-checks added inside may name other parts; the ones left when the student's code fails
+        are charged to ``part``.
+        """
+        part = self._part(part)
         start = self.total
         try:
             yield
         except StudentError as exc:
             left = size - (self.total - start)
-            self.total += left
+            self.recorded[part] += left
             self.failures.append(f"{description}: {exc}")
             return
         assert self.total - start == size, f"case {description!r} recorded {self.total - start} of {size} sub-checks"
 
+    def score(self) -> tuple[float, float]:
+        """``(score in [0, 1], total weight of the parts that recorded sub-checks)``."""
+        weights = scores = 0.0
+        for name, part in self.parts.items():
+            if self.recorded[name]:
+                fraction = self.passed_by_part[name] / self.recorded[name]
+                scores += part.weight * (float(fraction == 1.0) if part.strict else fraction)
+                weights += part.weight
+        return (scores / weights if weights else 0.0), weights
+
     def result(self) -> CheckResult:
         if self.total == 0:
             return CheckResult("failed", 0.0, "no sub-check ran")
+        score, _ = self.score()
         summary = f"passed {self.passed} of {self.total} hidden sub-checks"
         if self.failures:
             shown = self.failures[:MAX_FAILURES_SHOWN]
             more = len(self.failures) - len(shown)
             summary += ". " + "; ".join(shown) + (f" (and {more} more)" if more else "")
-        return CheckResult.from_score(self.passed / self.total, summary)
+        return CheckResult.from_score(score, summary)
 
 
 @contextmanager
@@ -111,18 +162,26 @@ def dtype_problem(value, dtype, what: str, inputs: str) -> str | None:
     return None if got == dtype else f"{what} has dtype {got} for {np.dtype(dtype).name} inputs ({inputs}); keep the dtype of x"
 
 
-def mismatch(what: str, got, expected, tol: float, inputs: str = "", like: str | None = None) -> str | None:
+def mismatch(what: str, got, expected, tol: float, inputs: str = "", like: str | None = None,
+             bugs: Mapping[str, object] | None = None) -> str | None:
     """None when ``got`` matches ``expected`` (array or number) within ``tol``; else a message for the student.
 
     Shapes are compared before values; ``like`` names what ``expected`` has the shape of (``"x"``
-    when ``what`` is ``"dx"``), for the shape message.
+    when ``what`` is ``"dx"``), for the shape message. The decision uses
+    :func:`dl.gradcheck.rel_error_scaled`; the message gives the notebook's
+    :func:`dl.gradcheck.rel_error` and the index of the largest difference.
+
+    ``bugs`` maps a description of a known bug (``"your dx equals the right answer without the
+    reshape to x's shape"``) to the output that bug produces on these inputs; when the check fails
+    and ``got`` equals one of them (same shape, within ``tol``), the message names it. Candidates
+    equal to ``expected`` are ignored, so a correct output is never diagnosed.
     """
     on = f" on {inputs}" if inputs else ""
     expected = np.asarray(expected, dtype=np.float64)
     try:
         array = as_float_array(got, what, expected.shape, like)
     except StudentError as exc:
-        return f"{exc},{on}" if on else str(exc)
+        return (f"{exc},{on}" if on else str(exc)) + _diagnosis(got, expected, tol, bugs)
     finite = np.isfinite(expected)
     if not np.isfinite(array[finite]).all():
         return f"{what} contains nan or inf{on}, where finite values were expected (overflow?)"
@@ -131,9 +190,29 @@ def mismatch(what: str, got, expected, tol: float, inputs: str = "", like: str |
         return None
     where = ""
     if expected.ndim:
-        index = np.unravel_index(int(np.argmax(np.abs(array - expected))), expected.shape)
+        index = np.unravel_index(int(np.argmax(np.abs(np.where(finite, array - expected, 0.0)))), expected.shape)
         where = f", largest difference at index {tuple(int(i) for i in index)}"
-    return f"{what} differs from the expected value{on}: relative error {error:.1e} > tolerance {tol:.0e}{where}"
+    notebook_error = rel_error(np.where(finite, array, 0.0), np.where(finite, expected, 0.0))
+    if notebook_error > tol:
+        size = f"rel_error {notebook_error:.1e}, expected below {tol:.0e}"
+    else:  # a difference small element by element but large against the array's scale
+        size = f"largest difference {error:.1e} of the largest expected magnitude, expected below {tol:.0e}"
+    return f"{what} differs from the expected value{on}: {size}{where}" + _diagnosis(got, expected, tol, bugs)
+
+
+def _diagnosis(got, expected: np.ndarray, tol: float, bugs: Mapping[str, object] | None) -> str:
+    """``"; <description>"`` of the first known bug whose output ``got`` equals, or ``""``."""
+    try:
+        array = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return ""
+    for description, candidate in (bugs or {}).items():
+        candidate = np.asarray(candidate, dtype=np.float64)
+        if candidate.shape == expected.shape and rel_error_scaled(candidate, expected) <= tol:
+            continue  # this "bug" gives the right answer on these inputs
+        if candidate.shape == array.shape and np.isfinite(candidate).all() and rel_error_scaled(array, candidate) <= tol:
+            return f"; {description}"
+    return ""
 
 
 def student_numerical_gradient(

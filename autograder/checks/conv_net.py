@@ -18,7 +18,8 @@ import numpy as np
 
 from autograder.checks.compare import Tally
 from autograder.checks.models import (MAX_ARTIFACT_MB, MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
-                                      compare_train_step, param_failures, saved_model_problem, weight_statistics)
+                                      compare_train_step, ReferenceModels, param_failures, saved_model_problem, weight_statistics)
+from autograder.checks.fc_net import FC_LAYERS
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.student import Student
 from dl.models.cnn import ThreeLayerConvNet, load_conv_net
@@ -93,8 +94,9 @@ def conv_net_loss(student: Student, rng: np.random.Generator, context: CheckCont
         about = f"{_describe(arch, reg=reg, dtype='np.float64')} with parameters set by the grader, X of shape {X.shape}"
         with tally.case(2 + len(params), about):
             build_student_model(student, "ThreeLayerConvNet", {**arch, "reg": reg, "dtype": np.float64}, params)
-            tally.add(compare_scores(student, reference, X, TOL, "the scores of loss(X)", about))
-            compare_train_step(tally, student, reference, X, y, params, TOL, about)
+            models = ReferenceModels(reference, student, FC_LAYERS)
+            tally.add(compare_scores(student, models, X, TOL, "the scores of loss(X)", about))
+            compare_train_step(tally, student, models, X, y, params, TOL, about)
     return tally.result()
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from autograder.checks.compare import Tally
 from autograder.checks.models import (MAX_ARTIFACT_MB, MAX_PARAMETERS, MODEL, accuracy_result, build_student_model, compare_scores,
-                                      compare_train_step, param_failures, saved_model_problem, weight_statistics)
+                                      compare_train_step, ReferenceModels, param_failures, saved_model_problem, weight_statistics)
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.student import Student
 from dl.models.fc_net import FullyConnectedNet, load_fc_net
@@ -27,6 +27,7 @@ TOL = 1e-7  # float64 forward and backward passes in another order agree to ~1e-
 FULL_CREDIT_ACCURACY = 0.50
 ZERO_CREDIT_ACCURACY = 0.40
 EVAL_BATCH = 500
+FC_LAYERS = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss")  # the student's, in FullyConnectedNets
 
 
 def _reference_model(hidden_dims: list[int], input_dim: int, num_classes: int, reg: float = 0.0) -> FullyConnectedNet:
@@ -84,8 +85,9 @@ def fc_net_loss(student: Student, rng: np.random.Generator, context: CheckContex
             build_student_model(student, "FullyConnectedNet", {"hidden_dims": hidden, "input_dim": input_dim,
                                                                "num_classes": num_classes, "reg": reg, "dtype": np.float64},
                                 params)
-            tally.add(compare_scores(student, reference, X, TOL, "the scores of loss(X)", about))
-            compare_train_step(tally, student, reference, X, y, params, TOL, about)
+            models = ReferenceModels(reference, student, FC_LAYERS)
+            tally.add(compare_scores(student, models, X, TOL, "the scores of loss(X)", about))
+            compare_train_step(tally, student, models, X, y, params, TOL, about)
     return tally.result()
 
 

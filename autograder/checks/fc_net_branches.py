@@ -16,11 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks.compare import Tally, keep_global_rng
-from autograder.checks.fc_net import TOL, _describe
-from autograder.checks.models import MODEL, build_student_model, compare_scores, compare_train_step, param_failures
+from autograder.checks.fc_net import FC_LAYERS, TOL, _describe
+from autograder.checks.models import MODEL, ReferenceModels, build_student_model, compare_scores, compare_train_step, param_failures
 from autograder.checks.registry import CheckContext, CheckResult, register
 from autograder.student import Student
 from dl.models.fc_net import FullyConnectedNet
+
+NORM_LAYERS = ("batchnorm_forward", "batchnorm_backward", "layernorm_forward", "layernorm_backward")  # BatchNormalization's
+DROPOUT_LAYERS = ("dropout_forward", "dropout_backward")  # Dropout's
 
 
 def _sizes(rng: np.random.Generator, depth: int) -> tuple[list[int], tuple[int, ...], int, float, int]:
@@ -84,10 +87,11 @@ def fc_net_normalization(student: Student, rng: np.random.Generator, context: Ch
         about = f"{about} with parameters set by the grader, X of shape {X1.shape}"
         with tally.case(3 + len(params), about):
             _build(student, options, params)
-            compare_train_step(tally, student, reference, X1, y1, params, TOL, f"{about}, first call")
-            compare_train_step(tally, student, reference, X2, y2, params, TOL, f"{about}, second call on new data", gradients=False)
+            models = ReferenceModels(reference, student, (*FC_LAYERS, *NORM_LAYERS))
+            compare_train_step(tally, student, models, X1, y1, params, TOL, f"{about}, first call")
+            compare_train_step(tally, student, models, X2, y2, params, TOL, f"{about}, second call on new data", gradients=False)
             stats = " (batchnorm normalises with the running statistics there)" if normalization == "batchnorm" else ""
-            tally.add(compare_scores(student, reference, X3, TOL, "loss(X) (test-mode scores)",
+            tally.add(compare_scores(student, models, X3, TOL, "loss(X) (test-mode scores)",
                                      f"{about}, after two train-mode calls{stats}"))
     return tally.result()
 
@@ -115,6 +119,7 @@ def fc_net_dropout(student: Student, rng: np.random.Generator, context: CheckCon
         order = "affine - relu - dropout"
         with tally.case(2 + len(params), about):
             _build(student, options, params)
-            compare_train_step(tally, student, reference, X, y, params, TOL, f"{about}; each hidden block is {order}")
-            tally.add(compare_scores(student, reference, X, TOL, "loss(X) (test-mode scores)", f"{about}; test mode has no dropout"))
+            models = ReferenceModels(reference, student, (*FC_LAYERS, *DROPOUT_LAYERS))
+            compare_train_step(tally, student, models, X, y, params, TOL, f"{about}; each hidden block is {order}")
+            tally.add(compare_scores(student, models, X, TOL, "loss(X) (test-mode scores)", f"{about}; test mode has no dropout"))
     return tally.result()

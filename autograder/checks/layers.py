@@ -47,7 +47,7 @@ def affine_backward(student: Student, rng: np.random.Generator, context: CheckCo
     for k in (1, 3):
         x, w, b, dout = _affine_inputs(rng, k)
         check_backward(tally, student, "affine_forward", "affine_backward", (x, w, b), dout, ("dx", "dw", "db"),
-                       describe_shapes(x=x, w=w, b=b), reference=layers, tol=TOL, grad_tol=GRAD_TOL)
+                       describe_shapes(x=x, w=w, b=b), reference=layers, tol=TOL)
     return tally.result()
 
 
@@ -90,7 +90,7 @@ def relu_backward(student: Student, rng: np.random.Generator, context: CheckCont
         tally.add(None if wrong == 0 else f"dx is not 0 at {wrong} places where x == 0 exactly ({inputs}); the gradient of relu at 0 is 0")
     x = _relu_input(rng, (2, 3, int(rng.integers(2, 5))), zeros=False)
     check_backward(tally, student, "relu_forward", "relu_backward", (x,), rng.standard_normal(x.shape), ("dx",),
-                   describe_shapes(x=x), reference=layers, tol=None, grad_tol=GRAD_TOL)
+                   describe_shapes(x=x), reference=layers, tol=TOL)
     return tally.result()
 
 

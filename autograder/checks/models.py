@@ -4,13 +4,19 @@
 - its ``params`` against the reference's: names, shapes, the weights' spread (:func:`param_failures`,
   :func:`weight_statistics`);
 - its ``loss`` against the reference model holding the same parameters (:func:`compare_train_step`,
-  :func:`compare_scores`);
+  :func:`compare_scores`), and against the same reference model computed with the student's own
+  layer functions (:class:`ReferenceModels`): a model that matches either is right, so a bug in
+  a layer is charged to that layer's unit only;
 - a saved model: its files (:func:`saved_model_problem`) and its held-out accuracy
   (:func:`accuracy_result`; the checks read the data with ``context.dataset("cifar10")``).
 """
 from __future__ import annotations
 
+import copy
+import sys
+import types
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -19,6 +25,8 @@ from autograder.checks.registry import CheckResult
 from autograder.protocol import Handle
 from autograder.student import Student, StudentError
 from autograder.submitted import refusal
+from dl import layer_utils
+from dl.notebook_import import rebind
 
 MODEL = Handle("model")
 MAX_ARTIFACT_MB = 400  # a saved model's .npz, on disk and once loaded (a compressed .npz can be far larger in memory)
@@ -61,30 +69,93 @@ def weight_statistics(params: dict[str, np.ndarray], weight_scale: float, about:
     return None
 
 
-def compare_train_step(tally: Tally, student: Student, reference, X, y, names, tol: float, about: str,
-                       gradients: bool = True) -> None:
+class ReferenceModels:
+    """The reference model, and a twin computed with the student's own layer functions.
+
+    A model unit grades how the student's model puts layers together, not the layers: those have
+    units of their own. So the student's model is right when it matches the reference model, or
+    the reference model run on the student's layer functions (``layers``: the names of the
+    functions the student wrote, e.g. ``("affine_forward", "relu_forward", ...)``). The twin is a
+    deep copy of ``reference`` whose class and sandwich layers (:mod:`dl.layer_utils`) look these
+    names up in a namespace where each one calls the student's function in the worker
+    (:func:`student_layer`); the two models see the same calls, so state such as running
+    statistics evolves in both. When a student's layer raises or returns something unusable the
+    twin is dropped and only the reference counts.
+    """
+
+    def __init__(self, reference, student: Student, layers: Sequence[str] = ()):
+        self.reference = reference
+        self.twin = None
+        if layers:
+            namespace = {**vars(layer_utils), **vars(sys.modules[type(reference).__module__])}
+            namespace.update({name: student_layer(student, name) for name in layers})
+            for name, value in vars(layer_utils).items():
+                if isinstance(value, types.FunctionType) and value.__module__ == layer_utils.__name__:
+                    namespace[name] = rebind(value, namespace)
+            self.twin = copy.deepcopy(reference)
+            self.twin.__class__ = rebind(type(reference), namespace)
+
+    def loss(self, *args) -> list:
+        """``loss(*args)`` of the reference and (while it works) of the twin: one or two expected values."""
+        with keep_global_rng():  # a seeded dropout reseeds numpy's global RNG
+            expected = [self.reference.loss(*args)]
+            if self.twin is not None:
+                try:
+                    expected.append(self.twin.loss(*args))
+                except (StudentError, TypeError, ValueError, IndexError, KeyError):
+                    self.twin = None  # the student's layers cannot stand in; their own units say why
+        return expected
+
+
+def student_layer(student: Student, name: str):
+    """A function that calls the student's ``name`` in the worker, as the reference model calls a layer.
+
+    Dict arguments (``bn_param``, ``dropout_param``) are sent as stored objects and copied back
+    after the call, so that running statistics the student's function writes reach the caller.
+    """
+    def call(*args):
+        sent = [student.put(f"{name}_argument_{i}", value) if isinstance(value, dict) else value for i, value in enumerate(args)]
+        result = student.call(name, *sent)
+        for value, handle in zip(args, sent):
+            if isinstance(value, dict):
+                updated = student.get(handle)
+                if not isinstance(updated, dict):
+                    raise StudentError(f"{name} replaced its dict argument by {describe_value(updated)}")
+                value.clear()
+                value.update(updated)
+        return result
+    return call
+
+
+def compare_train_step(tally: Tally, student: Student, reference: ReferenceModels, X, y, names, tol: float, about: str,
+                       gradients: bool = True, part: str | None = None) -> None:
     """``loss(X, y)`` of the student's model and of ``reference``: the loss and, if ``gradients``,
-    ``grads[name]`` for each of ``names`` (1 + len(names) sub-checks, or 1)."""
+    ``grads[name]`` for each of ``names`` (1 + len(names) sub-checks, or 1, of ``part``)."""
     got = student.call_method(MODEL, "loss", X, y)
     if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
         raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
-    with keep_global_rng():  # a seeded dropout in the reference reseeds numpy's global RNG
-        loss, grads = reference.loss(X, y)
-    tally.add(mismatch("the loss of loss(X, y)", got[0], loss, tol, about))
-    if not gradients:
-        return
-    for name in names:
-        if name not in got[1]:
-            tally.add(f"grads has no {name!r} ({about})")
-        else:
-            tally.add(mismatch(f"grads[{name!r}]", got[1][name], grads[name], tol, about))
+
+    def failures(loss, grads) -> list[str | None]:
+        found = [mismatch("the loss of loss(X, y)", got[0], loss, tol, about)]
+        for name in names if gradients else ():
+            found.append(f"grads has no {name!r} ({about})" if name not in got[1]
+                         else mismatch(f"grads[{name!r}]", got[1][name], grads[name], tol, about))
+        return found
+
+    for failure in _best(failures(*expected) for expected in reference.loss(X, y)):
+        tally.add(failure, part)
 
 
-def compare_scores(student: Student, reference, X, tol: float, what: str, about: str) -> str | None:
+def compare_scores(student: Student, reference: ReferenceModels, X, tol: float, what: str, about: str) -> str | None:
     """``loss(X)`` (the scores, test mode) of the student's model against ``reference``: a failure or None."""
-    with keep_global_rng():
-        expected = reference.loss(X)
-    return mismatch(what, student.call_method(MODEL, "loss", X), expected, tol, about)
+    got = student.call_method(MODEL, "loss", X)
+    return _best([mismatch(what, got, expected, tol, about)] for expected in reference.loss(X))[0]
+
+
+def _best(candidates) -> list[str | None]:
+    """The first list of failures that is all None (the student matches that model), else the first list."""
+    candidates = list(candidates)
+    return next((found for found in candidates if not any(found)), candidates[0])
 
 
 def saved_model_problem(directory: Path, name: str, how_to_save: str) -> CheckResult | None:
