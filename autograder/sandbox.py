@@ -138,8 +138,9 @@ class Sandbox:
             if self.landlock < 6:
                 could.append("signal the grader's processes")
         if self.landlock:
-            limits = (f"Landlock (ABI {self.landlock}) let it read only the system folders, the Python installation, "
-                      f"the worker's own code and the student edition of dl, and write only its private folder")
+            limits = (f"Landlock (ABI {self.landlock}) let it read only the system folders (with a few files of /etc, /proc "
+                      f"and /sys), the Python installation, the worker's own code and the student edition of dl, and write "
+                      f"only its private folder")
             if self.landlock >= 4:
                 could_not.append("open a TCP connection")
             else:
@@ -147,8 +148,10 @@ class Sandbox:
             if self.landlock >= 6:
                 could_not.append("signal a process outside its worker")
         else:
-            readable = "every file that all users of this machine may read" if self.own_users else "every file the grader can"
-            limits = f"Landlock was not used ({self.landlock_reason}), so student code could read {readable}"
+            readable = ("read every file that all users of this machine may read" if self.own_users
+                        else "read and write every file of the machine" if os.geteuid() == 0
+                        else "read and write every file the grader can")
+            limits = f"Landlock was not used ({self.landlock_reason}), so student code could {readable}"
             could.append("reach the network")
             if self.own_users:
                 limits += (f"; of the course's hidden material, that is {', '.join(self.exposed)} (make it readable by root only)"

@@ -99,11 +99,13 @@ def test_the_warning_says_what_the_fallback_gave(monkeypatch):
     assert closed.endswith("the course's hidden material is readable by root only; it could reach the network.")
     as_root = _warning(monkeypatch, users_reason="setuid is forbidden", landlock=7)
     assert "Workers ran as root (setuid is forbidden), with the grader's rights" in as_root and as_root.endswith("it could signal any process.")
+    bare_root = _warning(monkeypatch, users_reason="setuid is forbidden", landlock_reason="the kernel has no Landlock")
+    assert "could read and write every file of the machine" in bare_root and bare_root.endswith("signal any process and reach the network.")
     user = _warning(monkeypatch, euid=1000, landlock=6)
     assert "Workers ran as the grader's own user (uid 1000)" in user and "signal a process outside its worker." in user
     assert "it could signal" not in user
     bare = _warning(monkeypatch, euid=1000, landlock_reason="the kernel has no Landlock")
-    assert "could read every file the grader can" in bare and bare.endswith("it could signal the grader's processes and reach the network.")
+    assert "could read and write every file the grader can" in bare and bare.endswith("it could signal the grader's processes and reach the network.")
 
 
 def test_a_missing_bwrap_is_detected_with_its_reason(monkeypatch):
