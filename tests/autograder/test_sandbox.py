@@ -469,22 +469,23 @@ def test_an_interpreter_other_users_cannot_read_is_staged_for_the_workers():
 # A grader whose worker is busy in an endless cell (so it does not notice its channel closing)
 GRADER = '''
 import time
-from autograder import protocol
+from autograder import protocol, sandbox
 from autograder.options import GradingOptions
 from autograder.runner import WorkerProcess
 worker = WorkerProcess(GradingOptions(sandbox="none", submission_memory_mb=0, max_processes=0))
 worker.start()
 request = protocol.pack({"op": "exec", "label": "cell 1", "source": "while True:\\n    pass\\n", "id": 1})
 protocol.write_frame(worker.proc.stdin.fileno(), request, time.monotonic() + 10)
-print(worker.proc.pid, worker.tmpdir, flush=True)
+print(worker.proc.pid, worker.tmpdir, sandbox._staged_code(), flush=True)
 time.sleep(120)
 '''
 
 
 def test_a_fallback_worker_dies_with_the_grader():
     grader = subprocess.Popen([sys.executable, "-c", GRADER], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    left_behind = []
     try:
-        pid, tmpdir = grader.stdout.readline().split()
+        pid, *left_behind = grader.stdout.readline().split()  # the worker's folder and the stage, which a killed grader leaves
         time.sleep(0.5)
         assert _alive(int(pid))  # in its endless loop
         grader.kill()  # SIGKILL: the grader can clean nothing up
@@ -495,7 +496,8 @@ def test_a_fallback_worker_dies_with_the_grader():
         assert not _alive(int(pid))
     finally:
         grader.kill()
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        for folder in left_behind:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
