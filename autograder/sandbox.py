@@ -243,6 +243,11 @@ def fallback_status(refresh: bool = False) -> FallbackStatus:
 
 def _probe_fallback() -> FallbackStatus:
     own_users, users_reason = os.geteuid() == 0, ""
+    if own_users:
+        try:  # an interpreter a user of its own can run, first: its failure is not Landlock's
+            _worker_python(PYTHON)
+        except (OSError, SandboxUnavailable) as exc:
+            own_users, users_reason = False, f"no interpreter its user could read: {exc}"
     abi, landlock_reason = landlock.abi()
     while True:
         failure = _try_fallback(own_users, abi)

@@ -466,6 +466,17 @@ def test_an_interpreter_other_users_cannot_read_is_staged_for_the_workers():
     assert done.stdout.strip() == (str(Path(python).parent.parent) if sys.prefix != sys.base_prefix else str(stage / "base"))
 
 
+@needs_root
+def test_without_an_interpreter_its_user_can_read_a_worker_keeps_root_and_the_warning_says_why(monkeypatch):
+    def unreadable(python):
+        raise SandboxUnavailable("the virtual environment /venv cannot be read by other users")
+    monkeypatch.setattr(sandbox, "_worker_python", unreadable)
+    monkeypatch.setattr(sandbox, "_fallback", None)  # probed again here, and restored afterwards
+    off = sandbox.resolve(FALLBACK)
+    assert not off.own_users and off.landlock == LANDLOCK  # Landlock is not blamed for it
+    assert "Workers ran as root (no interpreter its user could read: the virtual environment /venv cannot be read" in off.warning
+
+
 # A grader whose worker is busy in an endless cell (so it does not notice its channel closing)
 GRADER = '''
 import time
