@@ -29,9 +29,9 @@ the launcher). The pid is in the cgroup before anything of it can fork, so nothi
 it needs no ``preexec_fn``, which Python documents as unsafe in a program with threads (the
 grader starts workers from a thread pool; ``preexec_fn`` also turns off ``vfork``). Moving the
 pid from the parent after ``Popen`` would race with the child's first fork, and joining from the
-launcher inside the sandbox would need ``/sys`` and root inside it. Under bubblewrap student
-code cannot leave the cgroup (no ``/sys``, its own user, no capabilities); in the unsandboxed
-fallback as root it could, like everything else there.
+launcher inside the sandbox would need ``/sys`` and root inside it. Student code cannot leave the
+cgroup: under bubblewrap it has no ``/sys``, its own user and no capabilities; in the fallback
+as root it runs as a user of its own, which may not write the cgroups' files.
 
 :func:`available` makes one test cgroup and runs a process in it (once per process, cached, like
 :func:`autograder.sandbox.bwrap_status`). Where that fails (not Linux, no cgroup file system,

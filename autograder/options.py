@@ -32,12 +32,15 @@ class GradingOptions:
       that holds the repository, ``course/``, ``source_notebooks/`` or a gradebook is refused.
       :func:`autograder.grade.grade_submission` defaults it to the release notebook's folder when
       that holds ``dl/``, else to the repository's ``release/<assignment>``.
-    - sandbox: ``"auto"`` runs workers under bubblewrap when it is usable here, else in a plain
-      subprocess with a warning in every result; ``"bwrap"`` requires bubblewrap (a setup error
-      otherwise); ``"none"`` never uses it (:mod:`autograder.sandbox`).
+    - sandbox: ``"auto"`` runs workers under bubblewrap when it is usable here, else in the
+      fallback (a plain subprocess; as root, under a user id of its own; under Landlock where the
+      kernel has it) with a warning in every result saying what it gave; ``"bwrap"`` requires
+      bubblewrap (a setup error otherwise); ``"none"`` never uses it (:mod:`autograder.sandbox`).
+    - landlock: in the fallback, restrict each worker's files (and TCP, and signals, as far as
+      the kernel's Landlock ABI goes) with Landlock where the kernel offers it; False turns it off.
     - max_processes: RLIMIT_NPROC of the worker (processes and threads; it contains fork bombs).
-      Effective under bubblewrap, where the worker gets a user id of its own; in the fallback
-      as root it does nothing. 0 leaves it unset.
+      Effective wherever the worker gets a user id of its own (the grader run as root, with or
+      without bubblewrap); else it also counts the grader's own tasks. 0 leaves it unset.
     - tmp_mb: size of the worker's private writable tmpfs under bubblewrap (its working folder,
       HOME and TMPDIR); together with file_mb it bounds what student code can write.
     - submission_timeout: seconds all units of one submission may take together, loading and
@@ -65,6 +68,7 @@ class GradingOptions:
     seed: int = 20240
     library_path: str | None = None
     sandbox: str = "auto"
+    landlock: bool = True
     max_processes: int = 64
     tmp_mb: int = 256
     submission_timeout: float = 900.0

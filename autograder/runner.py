@@ -2,7 +2,8 @@
 
 :class:`WorkerProcess` is one ``python -m autograder.worker`` subprocess: same interpreter as
 the grader, started inside the bubblewrap sandbox of :mod:`autograder.sandbox` (or, where that
-cannot be used, as a plain subprocess, with a warning in every result), its own session
+cannot be used, in its fallback: as root, under a user id of its own, and under Landlock where
+the kernel has it, with a warning in every result saying so), its own session
 (process group), a private temporary working folder, a clean environment, rlimits on memory,
 CPU time, file size and process count, where Linux allows it a cgroup of its own that bounds the
 memory and tasks of everything it runs (:mod:`autograder.cgroups`), stdin/stdout pipes as the

@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                             "held-out images (demos and tests; not grades). DL_SMOKE alone never does this")
     grade.add_argument("--force", action="store_true",
                        help="grade every submission again (default: keep the results of unchanged submissions in --out)")
+    grade.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "none"),
+                       help="where student code runs: bubblewrap when it works here (auto, the default), bubblewrap or "
+                            "stop (bwrap), or never bubblewrap (none: the fallback, as where bubblewrap is forbidden)")
+    grade.add_argument("--no-landlock", action="store_true",
+                       help="in the fallback, do not restrict workers with Landlock (to see what a kernel without it gives)")
     grade.add_argument("--root", type=Path, help="course root (default: found from the current folder upwards)")
     export = sub.add_parser("export-gradescope", help="write the Gradescope autograder bundle (zip) of a released assignment")
     export.add_argument("assignment", metavar="ASSIGNMENT")
@@ -160,6 +165,7 @@ def _samples(root: Path, assignment: str, out: Path, execute: bool) -> int:
 
 def _grade(root: Path, args: argparse.Namespace) -> int:
     from autograder.gradebook import GradebookError
+    from autograder.options import GradingOptions
     from autograder.sandbox import SandboxUnavailable
     from course.grading.assignment import grade_assignment
     from course.grading.plan import GradeError
@@ -170,7 +176,8 @@ def _grade(root: Path, args: argparse.Namespace) -> int:
     if gradebook is not None and "://" not in gradebook:  # a file, or "" for the course's own
         gradebook = f"sqlite:///{Path(gradebook or root / 'gradebook.db').resolve()}"
     try:
-        report = grade_assignment(root, args.assignment, args.submissions, args.out, jobs=args.jobs, force=args.force,
+        options = GradingOptions(sandbox=args.sandbox, landlock=not args.no_landlock)
+        report = grade_assignment(root, args.assignment, args.submissions, args.out, options=options, jobs=args.jobs, force=args.force,
                                   scheduler=args.scheduler, progress=sys.stderr.isatty(), gradebook=gradebook,
                                   hidden_visibility=args.hidden_visibility, fixture_data=args.fixture_data)
     except (GradeError, ManifestError, SandboxUnavailable, GradebookError) as exc:

@@ -14,6 +14,14 @@ needs and nothing a student should see (Gradescope never shows it to them):
 ``setup.sh`` also fetches the held-out data sets that the assignment's checks declare
 (``@register(..., datasets=...)``, :mod:`autograder.datasets`).
 
+Gradescope runs the bundle in Docker with its default seccomp profile, where bubblewrap cannot
+create its namespaces, so the grader falls back to running each worker as an unprivileged user of
+its own, restricted with Landlock where the kernel has it (:mod:`autograder.sandbox`). So that
+the solutions stay out of reach on a kernel without Landlock too, ``run_autograder`` first makes
+the bundle's hidden folders (:data:`HIDDEN`: the reference ``dl/``, the grader, the course)
+readable by root only; the worker needs none of them (it imports a staged copy of its own code
+and the release's student edition of ``dl``).
+
 ``run_autograder`` grades the submission folder as one student (``dl-course grade``) and copies
 the student's ``results.json`` into place; the hidden checks' results carry the visibility chosen
 at export (``after_published`` by default), each unit's public checks are visible at once. ``AUTOGRADER_ROOT`` (default ``/autograder``) lets the
@@ -33,6 +41,7 @@ from autograder.reports import VISIBILITIES
 from course.manifest import load_manifest
 
 BUNDLED = ["dl", "autograder", "course", "pyproject.toml", "constraints.txt"]
+HIDDEN = ["dl", "autograder", "course"]  # closed to every user but root before grading
 SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "artifacts", ".ipynb_checkpoints")
 
 SETUP_SH = """\
@@ -62,6 +71,8 @@ root=${{AUTOGRADER_ROOT:-/autograder}}
 source=$(cd "$(dirname "$0")" && pwd)
 python=${{DL_PYTHON:-$source/.venv/bin/python}}
 out=$(mktemp -d)
+# Workers run as users of their own where bubblewrap cannot: the solutions are root's only.
+chmod 700 {hidden}
 cd "$source"  # the bundle's packages, not any other copy, come first on sys.path
 "$python" -m course.cli grade {assignment} "$root/submission" --out "$out" --root "$source" --hidden-visibility {visibility} "$@"
 mkdir -p "$root/results"
@@ -106,7 +117,9 @@ def export_gradescope(root: str | os.PathLike, assignment: str, out: str | os.Pa
     units = [unit for notebook in course.built_notebooks(assignment) for unit in notebook.units]
     setup = SETUP_SH + "".join(FETCH_DATA.format(units=", ".join(users), command=download_command(name))
                                for name, users in datasets_needed(units).items())
-    for name, text in (("setup.sh", setup), ("run_autograder", RUN_AUTOGRADER.format(assignment=assignment, visibility=hidden_visibility))):
+    run = RUN_AUTOGRADER.format(assignment=assignment, visibility=hidden_visibility,
+                                hidden=" ".join(f'"$source/{name}"' for name in HIDDEN))
+    for name, text in (("setup.sh", setup), ("run_autograder", run)):
         path = folder / name
         path.write_text(text, encoding="utf-8")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

@@ -5,9 +5,15 @@ of its own, graded by the one batch driver (:func:`course.grading.assignment.gra
 ``dl-course grade`` runs) together with ``honest``, two at a time. For each the tests assert that the
 grader survives, that ``honest`` gets full marks as if alone, and that the attack earns nothing:
 no unit scores above the honest submission's, the attacked units score 0, and the units the
-attack does not touch keep their honest points. Attacks that need the sandbox to be contained
-(killing the grader, fork bombs, writing the grader's files) are only run under bubblewrap; the
-attacks that only *read* run in both modes, and their "canary" unit tells whether they succeeded.
+attack does not touch keep their honest points.
+
+The batch is graded twice: as the grader's options choose (bubblewrap where it is usable), and,
+when the tests run as root, with the sandbox forced off (``sandbox="none"``), as on Gradescope,
+where the fallback gives each worker a user of its own and, where the kernel has it, Landlock.
+Attacks that need the worker to be contained (killing the grader, fork bombs, writing the
+grader's files) run only where it is: under bubblewrap, or in the fallback as root. The attacks
+that only *read* run in every mode, and their "canary" unit tells whether they succeeded; where
+the worker is confined (bubblewrap, or the fallback with Landlock) they must read nothing.
 """
 import hashlib
 import json
@@ -22,16 +28,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dataclasses import replace
+
 from autograder import sandbox
 from autograder.options import GradingOptions
 from course.grading.assignment import grade_class
 from tests.autograder import notebooks
+from tests.autograder.attacks import STEAL_THE_REFERENCE
 from tests.autograder.conftest import plan_for
 from tests.autograder.notebooks import reference_source, replace_once, unit
 
 REPO = Path(__file__).resolve().parents[2]
-BWRAP, WHY = sandbox.bwrap_status()
-needs_bwrap = pytest.mark.skipif(not BWRAP, reason=f"bubblewrap is not usable here: {WHY}")
+ROOT = os.geteuid() == 0
 # cell_timeout and memory_mb leave room for a cell that imports torch (monkeypatching) on a 2-core
 # machine that is also running notebooks (./run.sh test runs tests in parallel): the address space
 # that torch's CUDA build maps on import (the default build where no CPU build can be had) is over
@@ -43,6 +51,7 @@ FULL = {u.grade_id: u.points for u in notebooks.UNITS}
 LAYER_UNITS = {"a1-fc-affine_forward", "a1-fc-affine_backward", "a1-fc-relu_forward", "a1-fc-relu_backward", "a1-fc-softmax_loss"}
 NET = "a1-fc-FullyConnectedNet"  # runs the layers above through the provided cells
 UNREADABLE = "could not be read"
+MODES = {"as-configured": OPTIONS, "fallback-as-root": replace(OPTIONS, sandbox="none")}
 
 
 def ref(grade_id: str) -> str:
@@ -78,7 +87,8 @@ class Exploit:
 # units allowed to lose points besides those (the attack breaks them honestly)
 
 
-def code_attacks(paths: dict) -> dict:
+def code_attacks(paths: dict, contained: bool) -> dict:
+    """The corpus of attacks in the submitted code; those that need a contained worker only when ``contained``."""
     repo, out, grader_pid, port = str(REPO), str(paths["out"]), os.getpid(), paths["port"]
     reads = repr([str(REPO / "dl" / "layers.py"), str(REPO / "course" / "manifest.toml"), str(REPO / "gradebook.db"),
                   str(REPO / "source_notebooks"), str(paths["honest"]), str(paths["gradebook"]), out, "/root/.bash_history"])
@@ -112,6 +122,8 @@ def code_attacks(paths: dict) -> dict:
             f"    try:\n"
             f"        ESCAPED.append(os.listdir(path) if os.path.isdir(path) else open(path, 'rb').read(16))\n"
             f"    except OSError:\n        pass\n"))}, set(), {"a1-fc-relu_forward", NET}),
+        "steal-the-reference": ({"a1-fc-affine_forward": STEAL_THE_REFERENCE}, set(),
+                                {"a1-fc-affine_forward", "a1-fc-affine_backward", NET}),
         "copy-the-reference": ({"a1-fc-adam": (
             f"import os\ntry:\n    exec(open(os.path.join({repo!r}, 'dl', 'optim.py')).read())\n"
             f"except OSError:\n    def adam(w, dw, config=None):\n        raise NotImplementedError\n")},
@@ -189,7 +201,7 @@ def code_attacks(paths: dict) -> dict:
                          "a1-fc-adam": "x = 1" + " + 1" * 200_000 + "\n" + ref("a1-fc-adam")},
                         {"a1-fc-rmsprop", "a1-fc-adam"}, set()),
     }
-    if BWRAP:  # contained only by the sandbox: never run them in a plain subprocess
+    if contained:  # contained only by the sandbox or a user of its own: never run them as the grader's user
         attacks["fork-bomb"] = ({"a1-fc-sgd_momentum": (
             "import os, time\n"
             "def sgd_momentum(w, dw, config=None):\n"
@@ -351,8 +363,11 @@ def _processes_of_worker_users(wait: float = 5.0, before: frozenset = frozenset(
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory, release_path, model_artifacts, held_out):
+@pytest.fixture(scope="module", params=["as-configured", pytest.param("fallback-as-root", marks=pytest.mark.skipif(
+    not ROOT, reason="the fallback gives each worker a user of its own only when the grader runs as root"))])
+def batch(request, tmp_path_factory, release_path, model_artifacts, held_out):
+    options = MODES[request.param]
+    chosen = sandbox.resolve(options)
     root = tmp_path_factory.mktemp("threats")
     submitted, out = root / "submitted", root / "out"
     gradebook = root / "course" / "gradebook.db"
@@ -363,7 +378,7 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
     honest_hash = hashlib.sha256(honest.read_bytes()).hexdigest()
     listener = Listener()
     paths = {"out": out, "honest": honest, "gradebook": gradebook, "port": listener.port}
-    attacks = code_attacks(paths)
+    attacks = code_attacks(paths, contained=chosen.kind == "bwrap" or chosen.own_users)
     marker = root / "pickle-ran"
     submissions = {"honest": honest}
     for name, (answers, _, _) in attacks.items():
@@ -388,7 +403,7 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
     model_bomb(submissions["model-bomb"].parent / "artifacts", model_artifacts)
     before = frozenset(pid.split(":")[0] for pid in _processes_of_worker_users(wait=0))
     try:
-        results = grade_class(plan_for(release_path, notebooks.UNITS, OPTIONS, data=held_out),
+        results = grade_class(plan_for(release_path, notebooks.UNITS, options, data=held_out),
                               [path.parent for path in submissions.values()], out, jobs=2).results
     finally:
         listener.close()
@@ -398,7 +413,7 @@ def batch(tmp_path_factory, release_path, model_artifacts, held_out):
     return {
         "results": {r.submission: r for r in results}, "attacks": attacks, "out": out, "marker": marker,
         "listener": listener.received, "honest_hash": honest_hash, "honest": honest, "gradebook": gradebook,
-        "escaped_to_repo": escaped, "leftovers": _processes_of_worker_users(before=before),
+        "escaped_to_repo": escaped, "leftovers": _processes_of_worker_users(before=before), "sandbox": chosen,
     }
 
 
@@ -433,11 +448,12 @@ def test_every_submission_got_results(batch):
 
 
 @pytest.mark.parametrize("name", ["endless-loop", "endless-loop-when-loaded", "memory-bomb", "huge-output", "exits",
-                                  "read-hidden-files", "copy-the-reference", "network", "monkeypatching",
+                                  "read-hidden-files", "steal-the-reference", "copy-the-reference", "network", "monkeypatching",
                                   "hijack-the-worker", "exception-handlers", "fake-results", "redefine-the-checks", "parser-bomb",
-                                  pytest.param("fork-bomb", marks=needs_bwrap), pytest.param("kill-the-grader", marks=needs_bwrap),
-                                  pytest.param("write-outside", marks=needs_bwrap)])
+                                  "fork-bomb", "kill-the-grader", "write-outside"])
 def test_an_attack_earns_nothing_and_costs_only_what_it_breaks(batch, name):
+    if name not in batch["attacks"]:
+        pytest.skip(f"{name} runs only where the worker is contained: {batch['sandbox'].warning}")
     _, zero, may_lose = batch["attacks"][name]
     result = scores(batch["results"][name])
     messages = {u.grade_id: u.message for u in batch["results"][name].units}
@@ -498,22 +514,37 @@ def test_a_saved_model_too_big_to_load_is_never_loaded(batch):
     assert {g: s for g, s in scores(result).items() if g != "a1-fc-best_model"} == {g: p for g, p in FULL.items() if g != "a1-fc-best_model"}
 
 
-@needs_bwrap
-def test_under_bubblewrap_hidden_files_and_the_network_are_out_of_reach(batch):
+def test_a_confined_worker_reads_no_hidden_file_and_reaches_no_server(batch):
+    """Under bubblewrap, or in the fallback with Landlock: the reference, the repository, the
+    gradebook, other submissions and the results are out of reach, however readable they are."""
+    chosen = batch["sandbox"]
+    if chosen.kind != "bwrap" and not chosen.landlock:
+        pytest.skip(f"the worker is not confined here: {chosen.warning}")
     results = batch["results"]
     assert by_id(results["read-hidden-files"], "a1-fc-relu_forward").score == FULL["a1-fc-relu_forward"]  # read nothing
+    assert by_id(results["steal-the-reference"], "a1-fc-affine_forward").score == 0  # found no dl/layers.py but the stubs
     assert by_id(results["copy-the-reference"], "a1-fc-adam").score == 0  # dl/optim.py is not there to copy
-    assert by_id(results["network"], "a1-fc-relu_backward").score == FULL["a1-fc-relu_backward"]  # no connection
-    assert batch["listener"] == []
-    assert by_id(results["write-outside"], "a1-fc-relu_backward").score == FULL["a1-fc-relu_backward"]  # wrote nothing
+    if chosen.kind == "bwrap" or chosen.landlock >= 4:  # Landlock's ABI 4 handles TCP
+        assert by_id(results["network"], "a1-fc-relu_backward").score == FULL["a1-fc-relu_backward"]  # no connection
+        assert batch["listener"] == []
+
+
+def test_a_contained_worker_writes_nothing_outside_and_leaves_no_process(batch):
+    """Under bubblewrap, or in the fallback as root (a user of its own per worker): nothing the
+    grader owns is written, and fork bombs and every other worker process end with their worker."""
+    if "write-outside" not in batch["attacks"]:
+        pytest.skip(f"the worker is not contained here: {batch['sandbox'].warning}")
+    assert by_id(batch["results"]["write-outside"], "a1-fc-relu_backward").score == FULL["a1-fc-relu_backward"]  # wrote nothing
     assert not batch["escaped_to_repo"]
-    assert batch["leftovers"] == []  # fork bombs and every other worker process ended with their sandboxes
+    assert batch["leftovers"] == []
 
 
-def test_without_bubblewrap_the_results_say_so(batch):
-    if BWRAP:
+def test_without_bubblewrap_the_results_say_what_protected_them(batch):
+    warning = batch["sandbox"].warning
+    if warning is None:
         assert not any(r.warnings for r in batch["results"].values())
         return
+    assert warning.startswith("WARNING: grading ran without the bubblewrap sandbox")
     for name in batch["results"]:
         output = json.loads((batch["out"] / name / "results.json").read_text())["output"]
-        assert output.startswith("WARNING: grading ran without the bubblewrap sandbox")
+        assert output.startswith(warning)
