@@ -12,8 +12,17 @@ of the ``.npy`` files of those arrays, written by numpy's format writer and read
 - ``{"list": [...]}``, ``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}`` (keys are
   ``str`` or ``int``);
 - ``{"array": i}``: the i-th array of the blob; only numeric and boolean dtypes;
+- ``{"tensor": [i, "float32"]}``: a torch tensor, the i-th array of the blob holding its data
+  (``bfloat16`` travels as ``int16`` bits); dense, strided and on the CPU once decoded, without
+  ``requires_grad`` or autograd history; a subclass (``nn.Parameter`` or anything else) is sent as
+  its plain data, so the receiver only ever builds a plain ``torch.Tensor``; a state dict is a
+  dict of these;
 - ``{"handle": name}``: an object stored in the worker (requests only, see :class:`Handle`);
-- ``{"dtype": "float64"}``: a numpy scalar type such as ``np.float64`` (requests only).
+- ``{"dtype": "float64"}``: a numpy scalar type such as ``np.float64``, and
+  ``{"torch_dtype": "float32"}`` a torch dtype such as ``torch.float32`` (requests only).
+
+torch is imported only to encode or decode a tensor or torch dtype (grading a numpy assignment
+never imports it).
 
 Every JSON object is a tagged node, so no plain value can be mistaken for one. Decoding checks
 the frame size, the nesting depth, the number of nodes, string lengths and array dtypes before
@@ -26,6 +35,7 @@ import json
 import os
 import select
 import struct
+import sys
 import time
 from dataclasses import dataclass
 
@@ -35,6 +45,7 @@ MAGIC = b"DLAG"
 FRAME_HEADER = struct.Struct(">4sIQ")
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+TENSOR_DTYPES = (*DTYPES, "bfloat16")
 
 # Bound once at import, before any student code runs in the worker: a student cell that
 # monkeypatches numpy's or json's functions cannot change how messages are written or read.
@@ -99,6 +110,14 @@ def _encode(value, arrays: list[bytes], depth: int, where: str = "value"):
         return int(value) if isinstance(value, int) else float(value)  # plain types, not subclasses
     if isinstance(value, Handle):
         return {"handle": value.name}
+    torch = sys.modules.get("torch")  # a tensor exists only where torch was imported
+    if torch is not None and isinstance(value, torch.Tensor):
+        return _encode_tensor(torch, value, arrays, where)
+    if torch is not None and isinstance(value, torch.dtype):
+        name = str(value).removeprefix("torch.")
+        if name not in TENSOR_DTYPES:
+            raise UnsupportedValue(f"{where} is the dtype {value}, which cannot be sent")
+        return {"torch_dtype": name}
     if isinstance(value, type) and issubclass(value, np.generic):
         name = np.dtype(value).name
         if name not in DTYPES:
@@ -126,6 +145,28 @@ def _encode(value, arrays: list[bytes], depth: int, where: str = "value"):
         return {"dict": pairs}
     raise UnsupportedValue(f"{where} is a {type(value).__name__}, which cannot be sent; use numpy arrays, numbers, "
                            f"strings, None, and lists, tuples or dicts of these")
+
+
+def _encode_tensor(torch, value, arrays: list[bytes], where: str):
+    """A tensor's node; its data (detached, on the CPU, contiguous) is appended to ``arrays`` as ``.npy``.
+
+    A subclass's ``__torch_function__`` is switched off while its data are read, so a subclass
+    cannot change how it is encoded; only its plain values travel.
+    """
+    with torch._C.DisableTorchFunctionSubclass():
+        if value.layout != torch.strided or value.is_quantized or value.is_meta or value.is_complex():
+            raise UnsupportedValue(f"{where} is a {value.layout} tensor of dtype {value.dtype}; only dense real tensors can be sent")
+        name = str(value.dtype).removeprefix("torch.")
+        if name not in TENSOR_DTYPES:
+            raise UnsupportedValue(f"{where} is a tensor of dtype {value.dtype}, which cannot be sent")
+        plain = torch.Tensor.contiguous(torch.Tensor.cpu(torch.Tensor.detach(value)))
+        if name == "bfloat16":
+            plain = plain.view(torch.int16)  # numpy has no bfloat16: its bits travel as int16
+        array = np.array(plain.numpy(), copy=True)
+    buffer = io.BytesIO()
+    _write_array(buffer, array, allow_pickle=False)
+    arrays.append(buffer.getvalue())
+    return {"tensor": [len(arrays) - 1, name]}
 
 
 def unpack(frame: bytes, limits: Limits = Limits(), handles: dict | None = None, allow_dtypes: bool = False) -> dict:
@@ -201,10 +242,18 @@ class _Decoder:
             if body not in self.handles:
                 raise ProtocolError(f"unknown handle {body!r}")
             return self.handles[body]
+        if tag == "tensor" and isinstance(body, list) and len(body) == 2 and isinstance(body[0], int) \
+                and not isinstance(body[0], bool) and body[1] in TENSOR_DTYPES:
+            return self._tensor(*body)
         if tag == "dtype" and body in DTYPES:
             if not self.allow_dtypes:
                 raise ProtocolError("a dtype cannot appear in this message")
             return np.dtype(body).type
+        if tag == "torch_dtype" and body in TENSOR_DTYPES:
+            if not self.allow_dtypes:
+                raise ProtocolError("a dtype cannot appear in this message")
+            import torch
+            return getattr(torch, body)
         raise ProtocolError(f"unknown value node {tag!r}")
 
     def _array(self, index: int) -> np.ndarray:
@@ -222,6 +271,17 @@ class _Decoder:
         if type(array) is not np.ndarray or array.dtype.kind not in ARRAY_KINDS or array.dtype.fields is not None:
             raise ProtocolError(f"array {index} has the forbidden dtype {array.dtype}")
         return array
+
+
+    def _tensor(self, index: int, name: str):
+        import torch
+
+        array = self._array(index)
+        storage = "int16" if name == "bfloat16" else name
+        if array.dtype != np.dtype(storage):
+            raise ProtocolError(f"tensor {index} of dtype {name} holds {array.dtype} data")
+        tensor = torch.from_numpy(np.array(array, copy=True))  # writable, owned by the tensor
+        return tensor.view(torch.bfloat16) if name == "bfloat16" else tensor
 
 
 # --------------------------------------------------------------------------------------------

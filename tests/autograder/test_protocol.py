@@ -107,3 +107,74 @@ def test_frames_over_a_pipe_and_the_deadline():
         protocol.read_frame(read_fd, max_bytes=100, deadline=time.monotonic() + 1)
     os.close(read_fd)
 
+
+
+# --------------------------------------------------------------------------------------------
+# Torch tensors and state dicts
+
+def test_tensors_and_state_dicts_round_trip_as_plain_cpu_tensors():
+    torch = pytest.importorskip("torch")
+    generator = torch.Generator().manual_seed(0)
+    layer = torch.nn.Linear(3, 2)
+    message = {
+        "x": torch.randn(4, 3, generator=generator),
+        "half": torch.randn(2, 2, generator=generator).half(),
+        "bf16": torch.randn(5, generator=generator).to(torch.bfloat16),
+        "labels": torch.tensor([1, 0, 3]),
+        "mask": torch.tensor([True, False]),
+        "view": torch.arange(12.0).view(3, 4).t(),  # not contiguous
+        "grad": torch.ones(2, requires_grad=True) * 2,  # has autograd history
+        "state": layer.state_dict(),  # an OrderedDict of Parameters' data
+        "dtype": torch.float64,
+    }
+    back = unpack(pack(message), allow_dtypes=True)
+    for key in ("x", "half", "bf16", "labels", "mask", "view"):
+        assert type(back[key]) is torch.Tensor and back[key].dtype == message[key].dtype
+        assert torch.equal(back[key], message[key]), key
+    assert not back["grad"].requires_grad and back["grad"].grad_fn is None and torch.equal(back["grad"], torch.full((2,), 2.0))
+    assert set(back["state"]) == {"weight", "bias"} and torch.equal(back["state"]["weight"], layer.weight.detach())
+    assert back["dtype"] is torch.float64
+    back["x"] += 1  # the decoded tensor owns writable memory
+
+
+def test_a_tensor_subclass_travels_as_its_plain_data():
+    torch = pytest.importorskip("torch")
+
+    class Lying(torch.Tensor):
+        """A subclass whose every operation claims to give zeros."""
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            return torch.zeros(1)
+
+    value = torch.arange(3.0).as_subclass(Lying)
+    back = unpack(pack({"v": value}))["v"]
+    assert type(back) is torch.Tensor and torch.equal(back, torch.arange(3.0))
+
+
+def test_tensors_that_cannot_be_sent():
+    torch = pytest.importorskip("torch")
+    for value in (torch.zeros(2, dtype=torch.complex64), torch.eye(2).to_sparse(), torch.empty(2, device="meta")):
+        with pytest.raises(UnsupportedValue):
+            pack({"v": value})
+
+
+def test_a_tensor_node_must_match_its_data():
+    torch = pytest.importorskip("torch")
+    frame = _frame({"v": {"dict": [["t", {"tensor": [0, "float32"]}]]}, "arrays": [len(_npy(np.zeros(2)))]}, _npy(np.zeros(2)))
+    with pytest.raises(ProtocolError, match="float64 data"):
+        unpack(frame)
+    pickled = _npy(np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(ProtocolError):
+        unpack(_frame({"v": {"dict": [["t", {"tensor": [0, "float32"]}]]}, "arrays": [len(pickled)]}, pickled))
+    assert torch.equal(unpack(pack({"t": torch.ones(2)}))["t"], torch.ones(2))
+    with pytest.raises(ProtocolError, match="dtype"):
+        unpack(pack({"d": torch.float32}))  # dtypes only where allowed
+
+
+def test_numpy_only_messages_do_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np; from autograder.protocol import pack, unpack; "
+            "unpack(pack({'x': np.ones(3), 'y': [1, 'a']})); print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
