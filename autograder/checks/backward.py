@@ -5,20 +5,23 @@ returning one gradient per leading argument of the forward (gradient i belongs t
 or the gradient itself when there is only one. Its backward is checked the same way everywhere:
 the parent chooses the inputs and an upstream gradient ``dout``, builds the cache with the
 reference forward (every forward's docstring specifies its cache, so a student's backward can
-rely on it), stores it in the worker and returns what the student's backward makes of ``dout``;
-the parent compares each gradient with the reference's (DESIGN.md, outputs only). The student's
-forward is never run: a bug in it costs the forward's unit, not the backward's (one bug, one
-charge), and the forward's own check holds its cache to the documented contract.
+rely on it), sends it with ``dout`` and compares what the student's backward returns with the
+reference's gradients (DESIGN.md, outputs only). The student's forward is never run: a bug in it
+costs the forward's unit, not the backward's (one bug, one charge), and the forward's own check
+holds its cache to the documented contract (:func:`cache_mismatch`). The cache travels by value,
+so the call can be asked again (:func:`autograder.checks.registry.ask_again`); it is also stored
+in the worker under the handle ``cache``, for a check that calls another function on it.
 """
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
-from autograder.checks.compare import Tally, describe_value, dtype_problem, keep_global_rng, mismatch
+from autograder.checks.compare import Tally, as_float_array, describe_value, dtype_problem, keep_global_rng, mismatch
 from autograder.student import Student, StudentError
 
 
@@ -46,6 +49,52 @@ def reference_gradients(reference: ModuleType, forward: str, backward: str, args
     return gradients if isinstance(gradients, tuple) else (gradients,)
 
 
+def cache_mismatch(got, expected, contents: str, inputs: str, tol: float) -> str | None:
+    """None when a student's forward returned the cache its docstring specifies, else a message.
+
+    ``expected`` is the reference forward's cache on the same inputs and ``contents`` what the
+    docstring says it holds (``"(x, w, b), the inputs unchanged"``). The backward units are graded
+    on the reference's cache, so the student's backward relies on exactly this: compared by
+    position, the containers (a tuple or a list where the reference has a tuple; a dict with at
+    least the reference's keys), then each array's shape, float precision and values within
+    ``tol`` (:func:`autograder.checks.compare.mismatch`), and other values by equality.
+    """
+    difference = _cache_difference(got, expected, "cache", tol)
+    if difference is None:
+        return None
+    return f"{difference} ({inputs}); the cache must be {contents}, as the docstring says: the backward reads it"
+
+
+def _cache_difference(got, expected, where: str, tol: float) -> str | None:
+    if expected is None:
+        return None if got is None else f"{where} is {describe_value(got)}; expected None"
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"{where} is {describe_value(got)}; expected a {type(expected).__name__} of {len(expected)} items"
+        found = (_cache_difference(g, e, f"{where}[{i}]", tol) for i, (g, e) in enumerate(zip(got, expected)))
+        return next((f for f in found if f), None)
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"{where} is {describe_value(got)}; expected a dict"
+        missing = [key for key in expected if key not in got]
+        if missing:
+            return f"{where} lacks the keys {missing}"
+        found = (_cache_difference(got[key], value, f"{where}[{key!r}]", tol) for key, value in expected.items())
+        return next((f for f in found if f), None)
+    if isinstance(expected, str):
+        return None if got == expected else f"{where} is {got!r}; expected {expected!r}"
+    if isinstance(expected, np.ndarray):
+        try:
+            array = as_float_array(got, where, expected.shape)
+        except StudentError as exc:
+            return str(exc)
+        precision = np.asarray(got).dtype
+        if expected.dtype.kind == "f" and precision.kind == "f" and precision != expected.dtype:
+            return f"{where} has dtype {precision}; expected {expected.dtype}, the dtype it had in the forward"
+        return mismatch(where, array, expected, tol)
+    return mismatch(where, got, expected, tol)
+
+
 def _argument(gradient: str) -> str | None:
     """The argument a gradient belongs to by the course's naming (``"dx"`` -> ``"x"``), for messages."""
     return gradient[1:] if gradient.startswith("d") and len(gradient) > 1 else None
@@ -66,6 +115,7 @@ def check_backward(
     banned: list[str] | None = None,
     part: str | None = None,
     bugs: Callable[[tuple[np.ndarray, ...]], dict[str, dict[str, np.ndarray]]] | None = None,
+    parts: Mapping[str, str] | None = None,
 ) -> tuple[tuple, tuple[np.ndarray, ...]] | None:
     """Record in ``tally`` the sub-checks of the student's ``backward`` on one input, as one case of ``part``.
 
@@ -89,6 +139,9 @@ def check_backward(
     - part: the part of ``tally`` the sub-checks count in.
     - bugs: ``bugs(expected) -> {gradient name: {description: what that bug gives}}``, the known
       bugs to name in a failure message (:func:`mismatch`'s ``bugs``).
+    - parts: gradient name (or ``"dtype"``, the float32 sub-check) -> the part of ``tally`` its
+      sub-check counts in, for checks that weigh the gradients separately; names not given
+      count in ``part``.
 
     Returns:
     - ``(student's gradients, reference's gradients)``, both tuples in the order of
@@ -96,8 +149,11 @@ def check_backward(
     """
     expected = reference_gradients(reference, forward, backward, args, dout)
     float32 = isinstance(args[0], np.ndarray) and args[0].dtype == np.float32
-    with tally.case(len(gradients) + float32, f"{backward} on {inputs}", part):
-        cache = student.put("cache", reference_cache(reference, forward, args))
+    part_of = {name: (parts or {}).get(name, part) for name in (*gradients, "dtype")}
+    sizes = Counter(part_of[name] for name in (*gradients, *["dtype"] * float32))
+    with tally.case(sizes, f"{backward} on {inputs}"):
+        cache = reference_cache(reference, forward, args)
+        student.put("cache", cache)  # for a check that calls another function on the same cache
         got = student.call(backward, dout, cache, banned=banned)
         if len(gradients) == 1:
             got = (got,)
@@ -105,8 +161,8 @@ def check_backward(
             raise StudentError(f"{backward} returned {describe_value(got)}; expected a tuple ({', '.join(gradients)})")
         known = bugs(expected) if bugs else {}
         for name, value, ref in zip(gradients, got, expected):
-            tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name)), part)
+            tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name)), part_of[name])
         if float32:
-            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs), part)
+            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs), part_of["dtype"])
         return tuple(got), expected
     return None

@@ -74,22 +74,35 @@ class Tally:
         return False
 
     @contextmanager
-    def case(self, size: int, description: str, part: str | None = None):
+    def case(self, size: int | Mapping[str, int], description: str, part: str | None = None):
         """A group of ``size`` sub-checks of ``part``; if the student's code fails inside, the rest fail with its message.
 
         Sub-checks added inside may name other parts; the ones left when the student's code fails
-        are charged to ``part``.
+        are charged to ``part``. ``size`` may instead map parts to their numbers of sub-checks in
+        the case (``{"out": 1, "cache": 1}``); then each part is charged its own sub-checks left.
         """
-        part = self._part(part)
-        start = self.total
+        sizes = None
+        if isinstance(size, Mapping):
+            sizes = {}
+            for name, count in size.items():
+                sizes[self._part(name)] = sizes.get(self._part(name), 0) + count
+        part = None if sizes is not None else self._part(part)
+        start, start_total = dict(self.recorded), self.total
         try:
             yield
         except StudentError as exc:
-            left = size - (self.total - start)
-            self.recorded[part] += left
+            if sizes is None:
+                self.recorded[part] += size - (self.total - start_total)
+            else:
+                for name, count in sizes.items():
+                    self.recorded[name] += count - (self.recorded[name] - start[name])
             self.failures.append(f"{description}: {exc}")
             return
-        assert self.total - start == size, f"case {description!r} recorded {self.total - start} of {size} sub-checks"
+        if sizes is None:
+            assert self.total - start_total == size, f"case {description!r} recorded {self.total - start_total} of {size} sub-checks"
+        else:
+            recorded = {name: self.recorded[name] - start[name] for name in sizes}
+            assert recorded == sizes, f"case {description!r} recorded {recorded} sub-checks by part, declared {sizes}"
 
     def score(self) -> tuple[float, float]:
         """``(score in [0, 1], total weight of the parts that recorded sub-checks)``."""

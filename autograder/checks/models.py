@@ -16,7 +16,7 @@ import copy
 import sys
 import types
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -56,16 +56,20 @@ def param_failures(params, expected: dict[str, tuple[int, ...]], about: str) -> 
 
 
 def weight_statistics(params: dict[str, np.ndarray], weight_scale: float, about: str) -> str | None:
-    """Pooled weights: standard deviation within sampling error of weight_scale, mean near zero."""
+    """Pooled weights: standard deviation within sampling error of weight_scale, mean near zero.
+
+    The message gives the spread as a multiple of weight_scale, never weight_scale itself (a
+    hidden input).
+    """
     weights = np.concatenate([value.ravel() for name, value in params.items() if name.startswith("W")] or [np.zeros(0)])
     if weights.size < 2:
         return f"{about}: no weights to check"
     std, mean = float(weights.std()), float(weights.mean())
     tolerance = max(0.1, 5 / np.sqrt(2 * weights.size))  # 5 standard errors of a sample std, at least 10%
     if abs(std / weight_scale - 1) > tolerance:
-        return f"{about}: the weights have standard deviation {std:.3g}; expected about weight_scale = {weight_scale:.3g}"
+        return f"{about}: the weights have a standard deviation {std / weight_scale:.3g} times weight_scale; expected about weight_scale"
     if abs(mean) > 5 * weight_scale / np.sqrt(weights.size):
-        return f"{about}: the weights have mean {mean:.3g}; expected about 0"
+        return f"{about}: the weights have a mean {mean / weight_scale:.3g} times weight_scale; expected about 0"
     return None
 
 
@@ -80,12 +84,15 @@ class ReferenceModels:
     names up in a namespace where each one calls the student's function in the worker
     (:func:`student_layer`); the two models see the same calls, so state such as running
     statistics evolves in both. When a student's layer raises or returns something unusable the
-    twin is dropped and only the reference counts.
+    twin is dropped and only the reference counts; how it failed is kept (``twin_failure``): a
+    student's model that raises the same error fails because of those layers, not by itself
+    (:meth:`failed_alike`).
     """
 
     def __init__(self, reference, student: Student, layers: Sequence[str] = ()):
         self.reference = reference
         self.twin = None
+        self.twin_failure: str | None = None  # "ValueError: ..." of the twin's failure, once it failed
         if layers:
             namespace = {**vars(layer_utils), **vars(sys.modules[type(reference).__module__])}
             namespace.update({name: student_layer(student, name) for name in layers})
@@ -102,9 +109,27 @@ class ReferenceModels:
             if self.twin is not None:
                 try:
                     expected.append(self.twin.loss(*args))
-                except (StudentError, TypeError, ValueError, IndexError, KeyError):
+                except (StudentError, TypeError, ValueError, IndexError, KeyError) as exc:
                     self.twin = None  # the student's layers cannot stand in; their own units say why
+                    self.twin_failure = _raised(exc)
         return expected
+
+    def failed_alike(self, error: StudentError) -> bool:
+        """Whether the student's model raised ``error`` as the twin did: the student's layers failed inside it.
+
+        Such a call is the layers' failure, charged by their own units: the model behaves as the
+        reference model does on those layers. Compared by the exception's type and message (the
+        student's may end with the line of the cell that raised).
+        """
+        failure = (self.twin_failure or "")[:200].rstrip()
+        return bool(failure) and _raised(error).startswith(failure)
+
+
+def _raised(exc: Exception) -> str:
+    """``"ValueError: message"``: a StudentError's part after "<what> raised ", else the exception's type and message."""
+    if isinstance(exc, StudentError):
+        return str(exc).partition(" raised ")[2]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def student_layer(student: Student, name: str):
@@ -112,10 +137,12 @@ def student_layer(student: Student, name: str):
 
     Dict arguments (``bn_param``, ``dropout_param``) are sent as stored objects and copied back
     after the call, so that running statistics the student's function writes reach the caller.
+    The calls are not asked again by the model's check (``repeatable=False``): a layer that
+    answers differently the second time costs its own unit, whose check asks it again.
     """
     def call(*args):
         sent = [student.put(f"{name}_argument_{i}", value) if isinstance(value, dict) else value for i, value in enumerate(args)]
-        result = student.call(name, *sent)
+        result = student.call(name, *sent, repeatable=False)
         for value, handle in zip(args, sent):
             if isinstance(value, dict):
                 updated = student.get(handle)
@@ -128,18 +155,31 @@ def student_layer(student: Student, name: str):
 
 
 def compare_train_step(tally: Tally, student: Student, reference: ReferenceModels, X, y, names, tol: float, about: str,
-                       gradients: bool = True, part: str | None = None) -> None:
+                       gradients: bool = True, part: str | None = None, bugs: Callable | None = None) -> None:
     """``loss(X, y)`` of the student's model and of ``reference``: the loss and, if ``gradients``,
-    ``grads[name]`` for each of ``names`` (1 + len(names) sub-checks, or 1, of ``part``)."""
-    got = student.call_method(MODEL, "loss", X, y)
+    ``grads[name]`` for each of ``names`` (1 + len(names) sub-checks, or 1, of ``part``).
+
+    ``bugs(loss, grads) -> {"loss" or a name: {description: what that bug gives}}``: the known
+    bugs to name (:func:`mismatch`'s ``bugs``), given an expected loss and grads.
+    """
+    try:
+        got = student.call_method(MODEL, "loss", X, y)
+    except StudentError as exc:
+        reference.loss(X, y)
+        if not reference.failed_alike(exc):
+            raise
+        for _ in range(1 + len(names) if gradients else 1):
+            tally.add(None, part)  # the student's layers fail inside the model: their units are charged
+        return
     if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
         raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
 
     def failures(loss, grads) -> list[str | None]:
-        found = [mismatch("the loss of loss(X, y)", got[0], loss, tol, about)]
+        known = bugs(loss, grads) if bugs else {}
+        found = [mismatch("the loss of loss(X, y)", got[0], loss, tol, about, bugs=known.get("loss"))]
         for name in names if gradients else ():
             found.append(f"grads has no {name!r} ({about})" if name not in got[1]
-                         else mismatch(f"grads[{name!r}]", got[1][name], grads[name], tol, about))
+                         else mismatch(f"grads[{name!r}]", got[1][name], grads[name], tol, about, bugs=known.get(name)))
         return found
 
     for failure in _best(failures(*expected) for expected in reference.loss(X, y)):
@@ -148,7 +188,13 @@ def compare_train_step(tally: Tally, student: Student, reference: ReferenceModel
 
 def compare_scores(student: Student, reference: ReferenceModels, X, tol: float, what: str, about: str) -> str | None:
     """``loss(X)`` (the scores, test mode) of the student's model against ``reference``: a failure or None."""
-    got = student.call_method(MODEL, "loss", X)
+    try:
+        got = student.call_method(MODEL, "loss", X)
+    except StudentError as exc:
+        reference.loss(X)
+        if reference.failed_alike(exc):
+            return None  # the student's layers fail inside the model: their units are charged
+        raise
     return _best([mismatch(what, got, expected, tol, about)] for expected in reference.loss(X))[0]
 
 

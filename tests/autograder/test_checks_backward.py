@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from autograder.checks.backward import check_backward, reference_gradients
+from autograder.checks.backward import cache_mismatch, check_backward, reference_gradients
 from autograder.checks.compare import Tally
+from autograder.checks.registry import Part
 from autograder.nbgrader_bridge import in_process_student
 from dl import layers
 from tests.autograder.test_checks_normalization import bug, source
@@ -105,3 +106,41 @@ def test_the_reference_leaves_the_global_rng_and_the_arguments_alone():
     reference_gradients(layers, "batchnorm_forward", "batchnorm_backward", (x, gamma, beta, bn_param), dout)
     assert np.random.rand() == expected_draw
     assert bn_param == {"mode": "train"}  # the running statistics went into a copy
+
+
+def test_a_cache_is_compared_with_the_documented_one_by_position_shape_precision_and_value():
+    x, w = np.arange(6.0).reshape(2, 3), np.ones((3, 2), dtype=np.float32)
+    expected = (x, w, {"stride": 1, "mode": "train"}, None)
+    assert cache_mismatch(expected, expected, "(x, w, param, None)", "x (2, 3)", 1e-7) is None
+    assert cache_mismatch([x, w.copy(), {"stride": 1, "mode": "train", "extra": 0}, None], expected, "...", "x (2, 3)", 1e-7) is None
+    for got, words in [
+        ((x, w), "cache is a tuple of 2 items; expected a tuple of 4 items"),
+        ((x.ravel(), w, expected[2], None), "cache[0] has shape (6,); expected (2, 3)"),
+        ((x, w.astype(np.float64), expected[2], None), "cache[1] has dtype float64; expected float32"),
+        ((x + 1, w, expected[2], None), "cache[0] differs from the expected value: rel_error"),
+        ((x, w, {"stride": 1}, None), "cache[2] lacks the keys ['mode']"),
+        ((x, w, {"stride": 2, "mode": "train"}, None), "cache[2]['stride'] differs"),
+        ((x, w, {"stride": 1, "mode": "test"}, None), "cache[2]['mode'] is 'test'; expected 'train'"),
+        ((x, w, expected[2], x), "cache[3] is an array of shape (2, 3); expected None"),
+    ]:
+        message = cache_mismatch(got, expected, "(x, w, param, None)", "x (2, 3)", 1e-7)
+        assert message.startswith(words), message
+        assert message.endswith("(x (2, 3)); the cache must be (x, w, param, None), as the docstring says: the backward reads it")
+
+
+def test_gradients_can_count_in_parts_of_their_own():
+    """Each gradient in its part; a backward that raises charges every part its own sub-checks."""
+    parts = {"dx": Part(1, "dx"), "dw": Part(1, "dw"), "db": Part(1, "db"), "float32": Part(1, "dtypes")}
+    args, dout = affine_case(np.random.default_rng(8))
+    args, dout = tuple(a.astype(np.float32) for a in args), dout.astype(np.float32)
+    wrong_db = bug("affine_backward", "db = dout.sum(axis=0)", "db = dout.mean(axis=0)")
+    tally = Tally(parts)
+    check_backward(tally, student_with(wrong_db), "affine_forward", "affine_backward", args, dout, ("dx", "dw", "db"), "x (3, 2, 2)",
+                   reference=layers, tol=1e-4, parts={"dx": "dx", "dw": "dw", "db": "db", "dtype": "float32"})
+    assert tally.recorded == {"dx": 1, "dw": 1, "db": 1, "float32": 1}
+    assert tally.passed_by_part == {"dx": 1, "dw": 1, "db": 0, "float32": 1}
+    raising = bug("affine_backward", "return dx, dw, db", "raise ValueError('unfinished')")
+    tally = Tally(parts)
+    check_backward(tally, student_with(raising), "affine_forward", "affine_backward", args, dout, ("dx", "dw", "db"), "x (3, 2, 2)",
+                   reference=layers, tol=1e-4, parts={"dx": "dx", "dw": "dw", "db": "db", "dtype": "float32"})
+    assert tally.recorded == {"dx": 1, "dw": 1, "db": 1, "float32": 1} and tally.passed == 0

@@ -139,3 +139,16 @@ def test_a_model_bug_still_costs_the_model():
     no_reg = edit("dl.models.fc_net:FullyConnectedNet", ("loss += 0.5 * self.reg", "loss += 0.0 * self.reg"))
     outcome = grade("FullyConnectedNets", (no_reg,), ("a1-fc-FullyConnectedNet",))["a1-fc-FullyConnectedNet"]
     assert outcome.score < 1.0
+
+
+def test_a_case_may_declare_its_sub_checks_by_part():
+    """Declared by part, a case that fails in student code charges each part the sub-checks it had left."""
+    from autograder.student import StudentError
+    tally = Tally(PARTS)
+    with tally.case({"train": 2, "test": 1}, "both modes"):
+        tally.add(None, "test")
+        raise StudentError("f raised ValueError")
+    assert tally.recorded == {"train": 2, "test": 1} and tally.passed_by_part == {"train": 0, "test": 1}
+    with pytest.raises(AssertionError, match="declared"):
+        with tally.case({"train": 1}, "one train sub-check"):
+            tally.add(None, "test")
