@@ -1,4 +1,6 @@
 """The checks themselves, against in-process namespaces: comparisons, numerical gradients, odd returns."""
+import re
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from autograder.student import StudentError
 from dl.checking import check_close, shape_mismatch
 from dl.gradcheck import eval_numerical_gradient_array, rel_error_scaled
 from dl.layers import affine_forward
+from tests.autograder.bug_tables import edit, grade
 from tests.autograder.notebooks import reference_source, unit
 
 
@@ -63,7 +66,8 @@ def test_a_student_error_fails_the_rest_of_its_case_only():
 
 
 @pytest.mark.parametrize("check, source, words", [
-    ("affine_forward", "def affine_forward(x, w, b):\n    return x.reshape(len(x), -1) @ w + b\n", "returned a ndarray; expected a tuple"),
+    ("affine_forward", "def affine_forward(x, w, b):\n    return x.reshape(len(x), -1) @ w + b\n",
+     "returned an array of shape (2, 2); expected a tuple (out, cache)"),
     ("softmax_loss", "def softmax_loss(x, y):\n    return 0.0\n", "returned a float; expected a tuple (loss, dx)"),
     ("fc_net_params", "class FullyConnectedNet:\n    def __init__(self, *a, **k):\n        self.params = [1]\n", "model.params is a list"),
     ("fc_net_loss", "class FullyConnectedNet:\n    def __init__(self, *a, **k):\n        self.params = {}\n", "model.loss raised AttributeError"),
@@ -90,9 +94,47 @@ def test_grader_and_visible_checks_phrase_a_shape_mismatch_alike(capsys):
     assert graded.startswith(phrase) and capsys.readouterr().out == phrase + "\n"
 
 
-def test_a_forgotten_reshape_in_affine_backward_is_reported_with_the_shape_of_x():
-    source = reference_source(unit("a1-fc-affine_forward")) + reference_source(unit("a1-fc-affine_backward")).replace(
-        "dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T")
-    result = run("affine_backward", source)
-    assert result.score < 1
-    assert "expected" in result.message and ", the shape of x, on x of shape" in result.message
+# --------------------------------------------------------------------------------------------
+# FullyConnectedNets: what its bug table (tests/autograder/bug_tables/fc.py) does not show
+
+FC_NET = "dl.models.fc_net:FullyConnectedNet"
+HIDDEN_VALUE = re.compile(r"\b(reg|weight_scale|learning_rate|momentum|decay_rate|epsilon|beta[12])\s*[=:]\s*[-\d.]")
+
+
+def fc_outcome(grade_id: str, *sources: str):
+    return grade("FullyConnectedNets", sources, (grade_id,))[grade_id]
+
+
+def test_a_backward_whose_answer_changes_when_asked_again_scores_zero():
+    """The backward's calls carry the reference cache by value, so they are asked again."""
+    stateful = "calls = []\ndef relu_backward(dout, cache):\n    calls.append(1)\n    return dout * (cache > 0) * (1 + (len(calls) > 3))\n"
+    outcome = fc_outcome("a1-fc-relu_backward", stateful)
+    assert outcome.score == 0 and "relu_backward gave a different answer when asked the same question again" in outcome.message
+
+
+def test_a_model_failing_on_its_own_is_charged_even_when_a_layer_also_fails():
+    """A layer that raises inside the model costs the model nothing (bug table), unless the model raises otherwise."""
+    broken_relu = "def relu_forward(x):\n    return np.max(0, x), x\n"
+    unfinished = edit(FC_NET, ("X = X.astype(self.dtype)", "raise NotImplementedError('loss is unfinished')"))
+    assert fc_outcome("a1-fc-FullyConnectedNet", broken_relu).score == 1.0
+    outcome = fc_outcome("a1-fc-FullyConnectedNet", broken_relu, unfinished)
+    assert outcome.score < 1 and "model.loss raised NotImplementedError: loss is unfinished" in outcome.message
+
+
+def test_parameters_not_cast_to_the_models_dtype_are_reported():
+    uncast = edit(FC_NET, ("self.params[name] = value.astype(dtype)", "self.params[name] = value"))
+    outcome = fc_outcome("a1-fc-FullyConnectedNet", uncast)
+    assert outcome.score < 1 and "are not of the model's dtype float32" in outcome.message
+
+
+@pytest.mark.parametrize("grade_id, sources", [
+    ("a1-fc-FullyConnectedNet", (edit(FC_NET, ("loss += 0.5 * self.reg * sum", "loss += self.reg * sum")),)),
+    ("a1-fc-FullyConnectedNet", (edit(FC_NET, ("weight_scale * np.random.randn", "np.sqrt(weight_scale) * np.random.randn")),)),
+    ("a1-fc-sgd_momentum", (edit("dl.optim:sgd_momentum", ('config["momentum"] * config["velocity"]', "0.5 * config['velocity']")),)),
+    ("a1-fc-rmsprop", (edit("dl.optim:rmsprop", ('config["learning_rate"] * dw', '2 * config["learning_rate"] * dw')),)),
+    ("a1-fc-adam", (edit("dl.optim:adam", ("m_hat = m / (1 - beta1**t)\n", "m_hat = m\n")),)),
+])
+def test_messages_never_show_a_hidden_scalar_input(grade_id, sources):
+    """reg, weight_scale, learning rates and the other hyperparameters the grader chose stay hidden."""
+    outcome = fc_outcome(grade_id, *sources)
+    assert outcome.score < 1 and not HIDDEN_VALUE.search(outcome.message), outcome.message
