@@ -28,7 +28,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     - b: biases, shape (M,).
 
     Returns a tuple of:
-    - out: shape (N, M).
+    - out: shape (N, M), in the inputs' dtype (float32 inputs give a float32 out).
     - cache: ``(x, w, b)``, the three inputs unchanged.
     """
     raise NotImplementedError("affine_forward is implemented in FullyConnectedNets.ipynb (assignment a1)")
@@ -42,7 +42,7 @@ def affine_backward(dout: np.ndarray, cache):
     - dout: upstream gradient, shape (N, M).
     - cache: ``(x, w, b)`` from the forward: x (N, d_1, ..., d_k), w (D, M), b (M,).
 
-    Returns a tuple of:
+    Returns a tuple of (each in the inputs' dtype: float32 in, float32 out):
     - dx: gradient with respect to x, shape (N, d_1, ..., d_k).
     - dw: gradient with respect to w, shape (D, M).
     - db: gradient with respect to b, shape (M,).
@@ -58,8 +58,8 @@ def relu_forward(x: np.ndarray):
     - x: array of any shape.
 
     Returns a tuple of:
-    - out: same shape as x.
-    - cache: x.
+    - out: same shape and dtype as x.
+    - cache: x, unchanged.
     """
     raise NotImplementedError("relu_forward is implemented in FullyConnectedNets.ipynb (assignment a1)")
     return out, cache
@@ -73,7 +73,7 @@ def relu_backward(dout: np.ndarray, cache):
     - cache: x from the forward, same shape as dout.
 
     Returns:
-    - dx: gradient with respect to x, same shape as x.
+    - dx: gradient with respect to x, same shape and dtype as x.
     """
     raise NotImplementedError("relu_backward is implemented in FullyConnectedNets.ipynb (assignment a1)")
     return dx
@@ -115,7 +115,7 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
 
     Returns a tuple of:
     - loss: Python float, ``-mean_i log p[i, y_i]`` with ``p = softmax(x)`` row-wise.
-    - dx: gradient of the loss with respect to x, ``(p - onehot(y)) / N``, shape (N, C).
+    - dx: gradient of the loss with respect to x, ``(p - onehot(y)) / N``, shape (N, C), in x's dtype.
     """
     raise NotImplementedError("softmax_loss is implemented in FullyConnectedNets.ipynb (assignment a1)")
     return loss, dx
