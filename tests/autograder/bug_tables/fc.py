@@ -152,7 +152,7 @@ def softmax_loss(x, y):
     dx = p.copy()
     dx[np.arange(N), y] -= 1
     return loss, dx / N
-''',), ("nan or inf", "logits offset by up to +-1e3 per row")),
+''',), ("nan or inf", "logits offset by about +-1e3 per row")),
     Variant(SOFTMAX, "dx lacks the -1 at the label", ('''
 def softmax_loss(x, y):
     N = len(y)
