@@ -119,6 +119,10 @@ def test_a_model_failing_on_its_own_is_charged_even_when_a_layer_also_fails():
     assert fc_outcome("a1-fc-FullyConnectedNet", broken_relu).score == 1.0
     outcome = fc_outcome("a1-fc-FullyConnectedNet", broken_relu, unfinished)
     assert outcome.score < 1 and "model.loss raised NotImplementedError: loss is unfinished" in outcome.message
+    # An unwritten layer and an unwritten loss raise alike; the model is charged all the same.
+    unwritten_relu = "def relu_forward(x):\n    raise NotImplementedError\n"
+    unwritten_loss = edit(FC_NET, ("X = X.astype(self.dtype)", "raise NotImplementedError"))
+    assert "fc_net_loss: passed 0 of" in fc_outcome("a1-fc-FullyConnectedNet", unwritten_relu, unwritten_loss).message
 
 
 def test_parameters_not_cast_to_the_models_dtype_are_reported():

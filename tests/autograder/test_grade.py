@@ -21,7 +21,7 @@ DIFFERENT = {
 def affine_forward(x, w, b):
     n = x.shape[0]
     flat = np.reshape(x, (n, int(np.prod(x.shape[1:]))))
-    out = np.zeros((n, w.shape[1]))
+    out = np.zeros((n, w.shape[1]), dtype=flat.dtype)  # float32 inputs give a float32 out
     for i in range(n):
         out[i] = np.dot(flat[i], w) + b
     return out, (x, w, b)
@@ -295,7 +295,8 @@ def test_monkeypatching_numpy_in_student_code_does_not_change_verdicts(grade):
     plain = grade("wrong-affine", notebooks.submission({"a1-fc-affine_forward": wrong}))
     patched = grade("wrong-affine-patched", notebooks.submission({"a1-fc-affine_forward": patches + wrong}))
     assert [(u.score, u.status) for u in patched.units] == [(u.score, u.status) for u in plain.units]
-    assert unit_result(patched, "a1-fc-affine_forward").score == 0
+    affine = unit_result(patched, "a1-fc-affine_forward")
+    assert affine.score < affine.max_score and "out differs from the expected value" in affine.message
 
 
 @pytest.mark.parametrize("content", [b"", b"{ not json", b'{"cells": "no", "nbformat": 3}', b"\xff\xfe binary"])

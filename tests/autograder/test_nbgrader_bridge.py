@@ -42,9 +42,10 @@ def test_a_bug_earns_partial_credit_and_prints_the_checks_message(capsys):
     """The cell's value is the points earned, which nbgrader takes as partial credit."""
     wrong = replace_once(reference_source(unit("a1-fc-relu_backward")), "dx = dout * (x > 0)", "dx = dout * (x >= 0)")
     namespace = kernel(**{"a1-fc-relu_backward": wrong})
-    assert run_unit_checks("a1-fc-relu_backward", namespace) == pytest.approx(2 / 3 * unit("a1-fc-relu_backward").points, abs=1e-4)
+    # The part "dx is 0 where x == 0 exactly" weighs a quarter of the unit (docs/grading.md).
+    assert run_unit_checks("a1-fc-relu_backward", namespace) == pytest.approx(0.75 * unit("a1-fc-relu_backward").points, abs=1e-4)
     out, err = capsys.readouterr()
-    assert "a1-fc-relu_backward: 0.6667 of 1 points. passed 2 of 3 hidden sub-checks. dx is not 0" in out and err == ""
+    assert "a1-fc-relu_backward: 0.75 of 1 points. passed 4 of 5 hidden sub-checks. dx is not 0" in out and err == ""
     assert run_unit_checks("a1-fc-relu_forward", namespace) == unit("a1-fc-relu_forward").points
 
 
@@ -61,7 +62,7 @@ def test_the_kernels_arrays_are_not_shared_with_the_checks():
     reference = namespace["affine_forward"]
 
     def mutating(x, w, b):
-        out = reference(x, w, b)
+        out = reference(x.copy(), w.copy(), b)  # the cache holds the inputs as they came in
         x[...] = 0
         w[...] = 0
         return out
