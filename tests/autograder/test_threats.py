@@ -146,8 +146,10 @@ def code_attacks(paths: dict, contained: bool) -> dict:
             "dl.gradcheck.rel_error = lambda *a, **k: 0.0\n"
             "builtins.abs = lambda x: 0\n"
             "builtins.max = lambda *a, **k: 0\n"
-            + replace_once(ref("a1-fc-affine_forward"), "out = x.reshape(x.shape[0], -1) @ w + b",
-                           "out = x.reshape(x.shape[0], -1) @ w + b + 1e-3"))},
+            # wrong in every part of its check (out, cache, float32), so the patched comparisons decide every point
+            + replace_once(replace_once(ref("a1-fc-affine_forward"), "out = x.reshape(x.shape[0], -1) @ w + b",
+                                        "out = (x.reshape(x.shape[0], -1) @ w + b + 1e-3).astype(np.float64)"),
+                           "cache = (x, w, b)", "cache = (x + 1e-3, w, b)"))},
             {"a1-fc-affine_forward"}, {NET}),
         "hijack-the-worker": ({"a1-fc-relu_forward": (
             "import sys\n"
