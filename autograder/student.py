@@ -99,6 +99,17 @@ class Student:
         """The object stored under ``handle`` (or the picked part of it)."""
         return self._send({"op": "get", "target": {"handle": handle.name}, "reply": reply}, handle.name)
 
+    def seed_numpy(self, seed: int) -> None:
+        """``np.random.seed(seed)`` in the student's program, through its own ``np``.
+
+        That is numpy's global RNG, which documented initialisations draw from (``W1 =
+        weight_scale * np.random.randn(...)``): after it, the student's constructor must draw the
+        reference's numbers. Raises StudentError when the program has no ``np``.
+        """
+        self._send({"op": "getattr", "target": {"name": "np"}, "name": "random", "store": {"np.random": ALL}, "reply": NOTHING},
+                   "np.random")
+        self.call_method(Handle("np.random"), "seed", seed, reply=NOTHING)
+
     def forget_all(self) -> None:
         """Drop every stored object."""
         self._send({"op": "forget"}, "forget")

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from autograder.checks.compare import Tally, describe_value, dtype_problem, keep_global_rng, mismatch
+from autograder.checks.compare import Tally, as_float_array, describe_value, dtype_problem, keep_global_rng, mismatch
 from autograder.student import Student, StudentError
 
 
@@ -46,6 +46,52 @@ def reference_gradients(reference: ModuleType, forward: str, backward: str, args
     return gradients if isinstance(gradients, tuple) else (gradients,)
 
 
+def cache_mismatch(got, expected, contents: str, inputs: str, tol: float) -> str | None:
+    """None when a student's forward returned the cache its docstring specifies, else a message.
+
+    ``expected`` is the reference forward's cache on the same inputs and ``contents`` what the
+    docstring says it holds (``"(x, w, b), the inputs unchanged"``). The backward units are graded
+    on the reference's cache, so the student's backward relies on exactly this: compared by
+    position, the containers (a tuple or a list where the reference has a tuple; a dict with at
+    least the reference's keys), then each array's shape, float precision and values within
+    ``tol`` (:func:`autograder.checks.compare.mismatch`), and other values by equality.
+    """
+    difference = _cache_difference(got, expected, "the cache", tol)
+    if difference is None:
+        return None
+    return f"{difference} ({inputs}); the cache must be {contents}, as the docstring says: the backward reads it"
+
+
+def _cache_difference(got, expected, where: str, tol: float) -> str | None:
+    if expected is None:
+        return None if got is None else f"{where} is {describe_value(got)}; expected None"
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"{where} is {describe_value(got)}; expected a {type(expected).__name__} of {len(expected)} items"
+        found = (_cache_difference(g, e, f"{where}[{i}]", tol) for i, (g, e) in enumerate(zip(got, expected)))
+        return next((f for f in found if f), None)
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"{where} is {describe_value(got)}; expected a dict"
+        missing = [key for key in expected if key not in got]
+        if missing:
+            return f"{where} lacks the keys {missing}"
+        found = (_cache_difference(got[key], value, f"{where}[{key!r}]", tol) for key, value in expected.items())
+        return next((f for f in found if f), None)
+    if isinstance(expected, str):
+        return None if got == expected else f"{where} is {got!r}; expected {expected!r}"
+    if isinstance(expected, np.ndarray):
+        try:
+            array = as_float_array(got, where, expected.shape)
+        except StudentError as exc:
+            return str(exc)
+        precision = np.asarray(got).dtype
+        if expected.dtype.kind == "f" and precision.kind == "f" and precision != expected.dtype:
+            return f"{where} has dtype {precision}; expected {expected.dtype}, the dtype it had in the forward"
+        return mismatch(where, array, expected, tol)
+    return mismatch(where, got, expected, tol)
+
+
 def _argument(gradient: str) -> str | None:
     """The argument a gradient belongs to by the course's naming (``"dx"`` -> ``"x"``), for messages."""
     return gradient[1:] if gradient.startswith("d") and len(gradient) > 1 else None
@@ -66,6 +112,7 @@ def check_backward(
     banned: list[str] | None = None,
     part: str | None = None,
     bugs: Callable[[tuple[np.ndarray, ...]], dict[str, dict[str, np.ndarray]]] | None = None,
+    also: Callable[[np.ndarray, object], tuple[np.ndarray, ...] | None] | None = None,
 ) -> tuple[tuple, tuple[np.ndarray, ...]] | None:
     """Record in ``tally`` the sub-checks of the student's ``backward`` on one input, as one case of ``part``.
 
@@ -89,6 +136,10 @@ def check_backward(
     - part: the part of ``tally`` the sub-checks count in.
     - bugs: ``bugs(expected) -> {gradient name: {description: what that bug gives}}``, the known
       bugs to name in a failure message (:func:`mismatch`'s ``bugs``).
+    - also: ``also(dout, cache) -> gradients or None``, other gradients that count as right,
+      asked for only when the student's differ from the reference's: the reference backward run
+      on the student's own building blocks (a spatial batchnorm on the student's batchnorm), so
+      that a bug in those is charged to their unit only.
 
     Returns:
     - ``(student's gradients, reference's gradients)``, both tuples in the order of
@@ -97,16 +148,23 @@ def check_backward(
     expected = reference_gradients(reference, forward, backward, args, dout)
     float32 = isinstance(args[0], np.ndarray) and args[0].dtype == np.float32
     with tally.case(len(gradients) + float32, f"{backward} on {inputs}", part):
-        cache = student.put("cache", reference_cache(reference, forward, args))
-        got = student.call(backward, dout, cache, banned=banned)
+        cache_value = reference_cache(reference, forward, args)
+        got = student.call(backward, dout, student.put("cache", cache_value), banned=banned)
         if len(gradients) == 1:
             got = (got,)
         elif not isinstance(got, (tuple, list)) or len(got) != len(gradients):
             raise StudentError(f"{backward} returned {describe_value(got)}; expected a tuple ({', '.join(gradients)})")
         known = bugs(expected) if bugs else {}
-        for name, value, ref in zip(gradients, got, expected):
-            tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name)), part)
+        failures = [mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name))
+                    for name, value, ref in zip(gradients, got, expected)]
+        dtype = np.float32  # of the first gradient, for float32 inputs
+        if also is not None and (any(failures) or (float32 and np.asarray(got[0]).dtype != dtype)):
+            other = also(dout, cache_value)
+            if other is not None and not any(mismatch(name, value, ref, tol) for name, value, ref in zip(gradients, got, other)):
+                failures, dtype = [None] * len(gradients), np.asarray(other[0]).dtype
+        for failure in failures:
+            tally.add(failure, part)
         if float32:
-            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs), part)
+            tally.add(dtype_problem(got[0], dtype, gradients[0], inputs), part)
         return tuple(got), expected
     return None
