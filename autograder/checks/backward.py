@@ -116,6 +116,7 @@ def check_backward(
     part: str | None = None,
     bugs: Callable[[tuple[np.ndarray, ...]], dict[str, dict[str, np.ndarray]]] | None = None,
     parts: Mapping[str, str] | None = None,
+    also: Callable[[np.ndarray, object], tuple[np.ndarray, ...] | None] | None = None,
 ) -> tuple[tuple, tuple[np.ndarray, ...]] | None:
     """Record in ``tally`` the sub-checks of the student's ``backward`` on one input, as one case of ``part``.
 
@@ -142,6 +143,10 @@ def check_backward(
     - parts: gradient name (or ``"dtype"``, the float32 sub-check) -> the part of ``tally`` its
       sub-check counts in, for checks that weigh the gradients separately; names not given
       count in ``part``.
+    - also: ``also(dout, cache) -> gradients or None``, other gradients that count as right,
+      asked for only when the student's differ from the reference's: the reference backward run
+      on the student's own building blocks (a spatial batchnorm on the student's batchnorm), so
+      that a bug in those is charged to their unit only.
 
     Returns:
     - ``(student's gradients, reference's gradients)``, both tuples in the order of
@@ -160,9 +165,16 @@ def check_backward(
         elif not isinstance(got, (tuple, list)) or len(got) != len(gradients):
             raise StudentError(f"{backward} returned {describe_value(got)}; expected a tuple ({', '.join(gradients)})")
         known = bugs(expected) if bugs else {}
-        for name, value, ref in zip(gradients, got, expected):
-            tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name)), part_of[name])
+        failures = [mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name))
+                    for name, value, ref in zip(gradients, got, expected)]
+        dtype = np.float32  # of the first gradient, for float32 inputs
+        if also is not None and (any(failures) or (float32 and np.asarray(got[0]).dtype != dtype)):
+            other = also(dout, cache)
+            if other is not None and not any(mismatch(name, value, ref, tol) for name, value, ref in zip(gradients, got, other)):
+                failures, dtype = [None] * len(gradients), np.asarray(other[0]).dtype
+        for name, failure in zip(gradients, failures):
+            tally.add(failure, part_of[name])
         if float32:
-            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs), part_of["dtype"])
+            tally.add(dtype_problem(got[0], dtype, gradients[0], inputs), part_of["dtype"])
         return tuple(got), expected
     return None

@@ -267,9 +267,11 @@ check_close("out", out, correct_out, label="max_pool_forward_naive difference:")
 # The maximum of a window depends only on its largest element: nudging any other element a
 # little does not change the output at all. So each upstream value `dout[n, c, i, j]` goes
 # entirely to the position of its window's maximum, and every other element of the window
-# gets nothing from it. `np.argmax` and `np.unravel_index` find that position. If several
-# elements tie for the maximum, send the gradient to the first of them (the one `np.argmax`
-# returns); the checks avoid ties. When windows overlap, accumulate with `+=`.
+# gets nothing from it. `np.argmax` and `np.unravel_index` find that position. Elements often
+# tie for the maximum (after a ReLU, whole windows are 0): then sending the gradient to the
+# first of them (the one `np.argmax` returns) is the usual choice, and the hidden checks accept
+# any rule that passes each window's `dout` to its maxima only, in shares that sum to `dout`.
+# When windows overlap, accumulate with `+=`.
 #
 # Implement `max_pool_backward_naive`. The relative error should be around `1e-12`: the routed
 # values are exact copies of `dout`.

@@ -373,9 +373,11 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
 def max_pool_backward_naive(dout: np.ndarray, cache):
     """Backward pass of :func:`max_pool_forward_naive`, by explicit loops.
 
-    Each upstream value goes to the position of its window's maximum (the first one in row-major
-    order when several elements tie); every other input gets no gradient from that window.
-    Overlapping windows add up.
+    Each upstream value goes to the position of its window's maximum; every other input gets no
+    gradient from that window. Overlapping windows add up. When several elements tie for the
+    maximum, any rule that passes the window's upstream value to its maxima only, in shares that
+    sum to it, is right (one of them takes it all, or they share it); this one sends it to the
+    first in row-major order, as ``np.argmax`` finds it.
 
     Inputs:
     - dout: upstream gradient, shape (N, C, H', W').
