@@ -76,7 +76,8 @@ class FigureView:
         finish_with_cell: bool = True,
         budget: Callable[[], RedrawBudget] = default_budget,
     ):
-        FigureCanvasAgg(figure)
+        if not isinstance(figure.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(figure)  # a canvas kept across views keeps its renderer and its caches
         self.figure = figure
         self.update = update
         self.frontend = frontend
