@@ -185,8 +185,9 @@ plt.show()
 # Some things to try: the vertical-edge kernel `[[1, 0, -1], [2, 0, -2], [1, 0, -1]]`; a blur,
 # all nine weights `1/9`; a sharpening kernel, `5` in the centre and `-1` above, below, left
 # and right of it; a kernel whose weights do not sum to zero, and one whose weights do. (The
-# editor needs a live Jupyter kernel; a saved copy of the notebook only shows its first
-# picture.)
+# editor needs a live Jupyter kernel. It stays editable until you run another cell; then it
+# leaves the picture of its last kernel, which is also what a saved copy of the notebook shows.
+# Run its cell again to go on editing.)
 
 # %%
 KernelEditor(x)

@@ -42,7 +42,8 @@ class TrainingDashboard:
     redrawn live a few times a second at most and for at most a tenth of the training time,
     and left as a static figure when the cell ends. A dashboard used again in a later cell opens
     a new view there, holding every run so far; the earlier cell keeps its final figure (the
-    views share one Figure, which is drawn faster once it has been drawn).
+    views share one Figure, which is drawn faster once it has been drawn). Where widgets do not
+    render, the output is a PNG redrawn at most every five seconds, within the same budget.
 
     Args:
     - title: figure title.
