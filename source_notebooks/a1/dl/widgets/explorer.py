@@ -8,7 +8,6 @@ from typing import Callable, Mapping
 from matplotlib.figure import Figure
 
 from dl.widgets import frontend
-from dl.widgets.budget import RedrawBudget
 from dl.widgets.frontend import Frontend, widget_view
 from dl.widgets.view import FigureView
 
@@ -71,10 +70,8 @@ class Explorer:
         """Show the explorer in the running cell's output (a view shown earlier becomes static)."""
         self.close()
         shown = frontend.current_frontend()
-        self.view = FigureView(
-            self.figure, self._update_artists, shown, self.describe, widget=False, finish_with_cell=False,
-            budget=lambda: RedrawBudget(max_share=1.0, min_interval=0.0),
-        )
+        # every change redraws (refresh(force=True)): the budget only counts the time
+        self.view = FigureView(self.figure, self._update_artists, shown, self.describe, widget=False, finish_with_cell=False)
         if shown is None or not shown.live:
             self.view.finish()
             return
