@@ -8,7 +8,7 @@ fresh page and check that every cell that showed a figure shows it again (an ima
 displaying widget" anywhere).
 
 - FullyConnectedNets: the live training dashboard must show an image in the training cell's output
-  that changes while that cell runs (the test appends one eight-second training run for that: see
+  that changes while that cell runs (the test appends one twelve-second training run for that: see
   LONGER_RUN).
 - ConvolutionalNetworks: its kernel editor (an explorer) must have become a static figure once the
   later cells ran; the test then runs the editor's cell again, types a new kernel weight into it,
@@ -390,18 +390,19 @@ def wait_for_cell(driver, index: int, condition: Callable[[dict], bool], what: s
 
 
 # In smoke mode every training cell of the notebook ends within a second or two, and the dashboard
-# spends at most a tenth of a run's time on redraws, so those cells show their first and final
-# figures only. The test appends one real training run of a fixed eight seconds (SGD steps on the
-# notebook's data and its FullyConnectedNet), long enough for the dashboard to redraw while it runs.
+# spends at most a tenth of a run's time on redraws, its final one included, so those cells show
+# little more than their final figures. The test appends one real training run of a fixed twelve
+# seconds (SGD steps on the notebook's data and its FullyConnectedNet), long enough for the
+# dashboard to redraw several times while it runs, even where a loaded machine makes a redraw slow.
 LONGER_RUN = """\
-# Added by the browser test: eight seconds of training, so the dashboard redraws while it runs.
+# Added by the browser test: twelve seconds of training, so the dashboard redraws while it runs.
 import time
 
 longer = FullyConnectedNet([100, 100], weight_scale=1e-2)
-longer_dashboard = TrainingDashboard("Eight seconds of SGD")
+longer_dashboard = TrainingDashboard("Twelve seconds of SGD")
 rng = np.random.default_rng(0)
 start, step = time.perf_counter(), 0
-while time.perf_counter() - start < 8:
+while time.perf_counter() - start < 12:
     batch = rng.choice(len(data["X_train"]), 50)
     loss, grads = longer.loss(data["X_train"][batch], data["y_train"][batch])
     for name, grad in grads.items():
@@ -438,7 +439,7 @@ def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
     live = live_cells(browser, cells)
     assert live, "no cell output showed an image that changed while its cell ran: the live training dashboard did not update"
     appended = cells[-1]["index"]
-    assert appended in live, "the appended eight-second run's dashboard did not redraw while it ran"
+    assert appended in live, "the appended twelve-second run's dashboard did not redraw while it ran"
     screenshot(browser, appended, "after-training.png")
 
     saved = save(browser, folder / notebook)
