@@ -75,15 +75,13 @@ def legend_training_runs(axes, lines: Mapping[str, list]) -> None:
                        ncol=min(len(lines), 4), markerscale=4)
 
 
-def draw_training_history(axes, runs: Mapping[str, object]) -> dict[str, list]:
-    """Draw runs on three axes: loss per iteration, train and val accuracy per check.
+def draw_training_history(axes, runs: Mapping[str, object]) -> None:
+    """Draw runs on three axes: loss per iteration, train and val accuracy per check, one legend.
 
     Inputs:
     - axes: three matplotlib Axes (loss, train accuracy, val accuracy).
     - runs: maps a label to anything with ``loss_history``, ``train_acc_history`` and
       ``val_acc_history`` (a :class:`dl.solver.Solver`, or a live dashboard's record).
-
-    Returns each label's three lines (:func:`training_history_lines`).
     """
     style_training_axes(axes)
     lines = {label: training_history_lines(axes, label) for label in runs}
@@ -91,7 +89,6 @@ def draw_training_history(axes, runs: Mapping[str, object]) -> dict[str, list]:
         set_training_history(lines[label], run)
     fit_training_axes(axes)
     legend_training_runs(axes, lines)
-    return lines
 
 
 def plot_solver_comparison(solvers: Mapping[str, object], title: str | None = None):
