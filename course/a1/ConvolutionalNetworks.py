@@ -151,7 +151,7 @@ check_close("out", out, correct_out, label="conv_forward_naive difference:")
 # Each response is drawn with its values rescaled to the full black-to-white range.
 
 # %%
-x = course_photos(size=200)  # (2, 3, 200, 200): two RGB photos, values 0..255
+photos = course_photos(size=200)  # (2, 3, 200, 200): two RGB photos, values 0..255
 
 w = np.zeros((2, 3, 3, 3))  # (F, C, HH, WW): two filters over the three colour channels
 w[0, 0, 1, 1] = 0.3  # greyscale: red,
@@ -160,11 +160,11 @@ w[0, 2, 1, 1] = 0.1  # and blue at the centre pixel only
 w[1, 2] = [[1, 2, 1], [0, 0, 0], [-1, -2, -1]]  # horizontal edges, on the blue channel
 b = np.array([0.0, 128.0])
 
-out, _ = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})  # (2, 2, 200, 200): same size as x
+out, _ = conv_forward_naive(photos, w, b, {"stride": 1, "pad": 1})  # (2, 2, 200, 200): same size as photos
 
 fig = plt.figure(figsize=(12, 8))
 for i in range(2):
-    panels = [(x[i].transpose(1, 2, 0).astype(np.uint8), False, "Photo"),  # (H, W, 3) for imshow
+    panels = [(photos[i].transpose(1, 2, 0).astype(np.uint8), False, "Photo"),  # (H, W, 3) for imshow
               (out[i, 0], True, "Greyscale"),
               (out[i, 1], True, "Horizontal edges")]
     for j, (image, normalize, title) in enumerate(panels):
@@ -185,11 +185,12 @@ plt.show()
 # Some things to try: the vertical-edge kernel `[[1, 0, -1], [2, 0, -2], [1, 0, -1]]`; a blur,
 # all nine weights `1/9`; a sharpening kernel, `5` in the centre and `-1` above, below, left
 # and right of it; a kernel whose weights do not sum to zero, and one whose weights do. (The
-# editor needs a live Jupyter kernel; a saved copy of the notebook only shows its first
-# picture.)
+# editor needs a live Jupyter kernel. It stays editable until you run another cell; then it
+# leaves the picture of its last kernel, which is also what a saved copy of the notebook shows.
+# Run its cell again to go on editing.)
 
 # %%
-KernelEditor(x)
+KernelEditor(photos)
 
 # %% [markdown]
 # ## Convolution: naive backward pass

@@ -1,9 +1,12 @@
 """Where a view is shown: the cell output of the running IPython kernel, if there is one.
 
-A view talks to the front end through four operations: ``show`` a display bundle under a display
+A view talks to the front end through a few operations: ``show`` a display bundle under a display
 id, ``replace`` that output by another bundle, ``on_cell_end`` to be called back once when the
-running cell finishes, and ``live``, whether widgets can render here at all. Only this module
-knows about IPython; the views take a :class:`Frontend` so that tests can drive them without one.
+running cell finishes, ``on_next_cell`` to be called back once when the next cell starts after
+that, and two flags: ``live``, whether widgets can render here at all, and ``updates``, whether an
+output can be replaced after it is shown (a kernel's outputs can; a terminal's printed text
+cannot). Only this module knows about IPython; the views take a :class:`Frontend` so that tests
+can drive them without one.
 
 Widgets are shown by their view bundle (``application/vnd.jupyter.widget-view+json`` with the
 model id), published like any other output. That is what ipywidgets 7 (Colab) and 8 both publish
@@ -21,6 +24,7 @@ class Frontend(Protocol):
     """What a view needs from the notebook front end (see the module docstring)."""
 
     live: bool
+    updates: bool
 
     def show(self, bundle: dict, display_id: str) -> None: ...
 
@@ -28,18 +32,21 @@ class Frontend(Protocol):
 
     def on_cell_end(self, callback: Callable[[], None]) -> None: ...
 
+    def on_next_cell(self, callback: Callable[[], None]) -> None: ...
+
 
 class IPythonFrontend:
     """The cell outputs of an IPython shell.
 
     ``live`` is true in a kernel (the shell has a ``kernel``, so widget comms reach the front end)
-    with ipywidgets installed. In a terminal IPython or without ipywidgets a view shows only its
-    final figure, as a PNG.
+    with ipywidgets installed; ``updates`` in any kernel. In a kernel without ipywidgets a view is
+    a PNG replaced now and then; in a terminal IPython only its final figure is shown.
     """
 
     def __init__(self, shell):
         self.shell = shell
-        self.live = getattr(shell, "kernel", None) is not None and _ipywidgets_installed()
+        self.updates = getattr(shell, "kernel", None) is not None
+        self.live = self.updates and _ipywidgets_installed()
 
     def show(self, bundle: dict, display_id: str) -> None:
         from IPython.display import display
@@ -59,6 +66,17 @@ class IPythonFrontend:
             callback()
 
         events.register("post_run_cell", once)
+
+    def on_next_cell(self, callback: Callable[[], None]) -> None:
+        """``callback()`` when the next cell starts, once the running one has ended. Only cells
+        count: a widget's messages (a moved slider) and the silent code some front ends run do not."""
+        events = self.shell.events
+
+        def once(*_info) -> None:
+            events.unregister("pre_run_cell", once)
+            callback()
+
+        self.on_cell_end(lambda: events.register("pre_run_cell", once))
 
 
 def current_frontend() -> Frontend | None:

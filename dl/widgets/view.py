@@ -1,18 +1,22 @@
-"""One matplotlib figure shown in one cell's output: live while it runs, a plain PNG once it ends.
+"""One matplotlib figure shown in one cell's output: redrawn while it runs, a plain PNG once it ends.
 
 Every widget of :mod:`dl.widgets` draws through a :class:`FigureView`:
 
 - It opens in the cell that is running when it first draws, and draws only into that output (a
   display id of its own), so a second run in another cell gets a view of its own.
-- Where widgets render (an IPython kernel with ipywidgets) it shows an ``ipywidgets.Image`` (above
-  it, optional controls such as an explorer's sliders) and redraws it in place as the
-  :class:`~dl.widgets.budget.RedrawBudget` allows. An explorer's bundle also holds a PNG of its
-  first state for front ends without a widget manager.
-- :meth:`FigureView.finish` draws the final state and replaces the live output with that PNG alone
+- Where widgets render (an IPython kernel with ipywidgets) a training view shows an
+  ``ipywidgets.Image`` and redraws it in place as the :class:`~dl.widgets.budget.RedrawBudget`
+  allows.
+- Otherwise, where outputs can be replaced (a kernel without ipywidgets), and for explorers
+  everywhere, the output is a plain PNG replaced in place by each redraw (``update_display``):
+  a saved notebook holds the figure as it was last drawn. Training views then redraw at most
+  every :data:`STATIC_INTERVAL` seconds, within the same budget, so a long run still shows its
+  progress.
+- :meth:`FigureView.finish` draws the final state and leaves the output as that PNG alone
   (``image/png``), so a saved or reopened notebook shows the figure, never "model not found".
-  Training views finish when their cell ends; explorers when closed.
-- Elsewhere (no ipywidgets, a terminal IPython) it shows only that final PNG; outside IPython
-  (a script) nothing, and :attr:`FigureView.figure` holds the result.
+  Training views finish when their cell ends; explorers when another cell runs or when closed.
+- In a terminal IPython only the final figure is shown; outside IPython (a script) nothing, and
+  :attr:`FigureView.figure` holds the result.
 
 The figure is drawn on its own Agg canvas at a small dpi and encoded with fast PNG compression;
 callers update its artists in place (``Line2D.set_data``, ``AxesImage.set_data``) rather than
@@ -31,6 +35,8 @@ from PIL import Image
 
 from dl.widgets.budget import RedrawBudget, default_budget
 from dl.widgets.frontend import Frontend, widget_view
+
+STATIC_INTERVAL = 5.0  # seconds between the redraws of a training view shown as a plain PNG
 
 
 def render_png(figure: Figure) -> bytes:
@@ -58,7 +64,8 @@ class FigureView:
       time the budget counts (so data are copied into artists only when they are drawn).
     - frontend: where to show it (:func:`dl.widgets.frontend.current_frontend`); ``None``: nowhere.
     - describe: returns the ``text/plain`` of the output, e.g. ``"TrainingDashboard(sgd, adam)"``.
-    - controls: a widget shown above the figure while live (an explorer's controls), or ``None``.
+    - widget: show an ``ipywidgets.Image`` where widgets render (training views); ``False``: a
+      PNG replaced in place everywhere (explorers, whose controls are shown apart).
     - finish_with_cell: finish when the cell that opened the view ends (training views).
     - budget: makes a :class:`RedrawBudget` when the view opens; default
       :func:`~dl.widgets.budget.default_budget`.
@@ -72,16 +79,17 @@ class FigureView:
         update: Callable[[], None],
         frontend: Frontend | None,
         describe: Callable[[], str],
-        controls=None,
+        widget: bool = True,
         finish_with_cell: bool = True,
         budget: Callable[[], RedrawBudget] = default_budget,
     ):
-        FigureCanvasAgg(figure)
+        if not isinstance(figure.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(figure)  # a canvas kept across views keeps its renderer and its caches
         self.figure = figure
         self.update = update
         self.frontend = frontend
         self.describe = describe
-        self.controls = controls
+        self.widget = widget
         self.finish_with_cell = finish_with_cell
         self.display_id = uuid.uuid4().hex
         self.png = b""
@@ -89,11 +97,12 @@ class FigureView:
         self.budget: RedrawBudget | None = None
         self._make_budget = budget
         self._image = None  # the live ipywidgets.Image, once open
-        self._box = None  # the controls and the image, when there are controls
+        self._shown = False  # whether the output under display_id exists
 
     @property
     def live(self) -> bool:
-        return self.frontend is not None and self.frontend.live
+        """Whether it is redrawn while it runs (an Image widget, or a PNG replaced in place)."""
+        return self.frontend is not None and (self.frontend.updates or self.frontend.live)
 
     def refresh(self, force: bool = False) -> bool:
         """Redraw now if the budget allows it (always if ``force``); returns whether it redrew.
@@ -105,53 +114,59 @@ class FigureView:
         if self.finished:
             raise RuntimeError("this view has finished; the widget opens a new one for a new run")
         if self.budget is None:
-            self._open(draw=force)
-            return force and self.live
+            self._open()
         if not self.live or not (force or self.budget.allows()):
             return False
         with self.budget.spend():
-            self._image.value = self._draw()
+            png = self._draw()
+            if self._image is not None:
+                self._image.value = png
+            else:
+                self._publish(png_bundle(png, self.describe()))
         return True
 
-    def finish(self) -> None:
-        """Draw the final state and leave it as a static PNG in the cell's output."""
+    def finish(self, redraw: bool = True) -> None:
+        """Leave the final state as a static PNG in the cell's output: drawn again unless
+        ``redraw`` is false and the PNG shown is already current (an explorer's last change)."""
         if self.finished:
             return
         self.finished = True
-        if self.budget is None:
-            self._draw()
-        else:
-            with self.budget.spend():
+        if redraw or not self.png:
+            if self.budget is None:
                 self._draw()
+            else:
+                with self.budget.spend():
+                    self._draw()
+        elif self._image is None and self._shown:
+            return  # the PNG shown is the final one
         if self.frontend is None:
             return
-        bundle = png_bundle(self.png, self.describe())
-        if self._image is None:
-            self.frontend.show(bundle, self.display_id)
-            return
-        self.frontend.replace(bundle, self.display_id)
-        for widget in (self._box, self._image):
-            if widget is not None:
-                widget.close()
-        self._image = self._box = None
+        self._publish(png_bundle(self.png, self.describe()))
+        if self._image is not None:
+            self._image.close()
+            self._image = None
 
-    def _open(self, draw: bool) -> None:
+    def _open(self) -> None:
         self.budget = self._make_budget()
         if self.frontend is not None and self.finish_with_cell:
             self.frontend.on_cell_end(self.finish)
         if not self.live:
             return
+        if not (self.widget and self.frontend.live):
+            self.budget.min_interval = max(self.budget.min_interval, STATIC_INTERVAL)  # forced redraws ignore it
+            return
         import ipywidgets
 
-        if draw:
-            with self.budget.spend():
-                self._draw()
-        self._image = shown = ipywidgets.Image(value=self.png, format="png")
-        if self.controls is not None:
-            self._box = shown = ipywidgets.VBox([self.controls, self._image])
-        bundle = png_bundle(self.png, self.describe()) if draw else {"text/plain": self.describe()}
-        bundle.update(widget_view(shown))
-        self.frontend.show(bundle, self.display_id)
+        self._image = ipywidgets.Image(value=b"", format="png")
+        self._publish({"text/plain": self.describe(), **widget_view(self._image)})
+
+    def _publish(self, bundle: dict) -> None:
+        """Show ``bundle`` as this view's output, or replace the output shown."""
+        if self._shown:
+            self.frontend.replace(bundle, self.display_id)
+        else:
+            self.frontend.show(bundle, self.display_id)
+            self._shown = True
 
     def _draw(self) -> bytes:
         self.update()

@@ -1,19 +1,26 @@
-"""FullyConnectedNets in a real browser: JupyterLab served on the loopback interface, driven in
-headless Chromium with Selenium, as a student would use it.
+"""a1 in a real browser: JupyterLab served on the loopback interface, driven in headless Chromium
+with Selenium, as a student would use it.
 
-The test fills in a1's release with the reference (the ``correct`` sample), starts JupyterLab with
-a token and ``DL_SMOKE=1`` (its kernels inherit it), runs all cells of FullyConnectedNets.ipynb
-from the Run menu and watches the notebook's DOM while they run: the live training dashboard must
-show an image in the training cell's output that changes while that cell runs (the test appends
-one eight-second training run for that: see LONGER_RUN). It then saves the
-notebook, closes it (shutting its kernel down), opens it again in a fresh page and checks that the
-training cells show their figure (an image, no "Error displaying widget").
+The tests fill in a1's release with the reference (the ``correct`` sample), start JupyterLab with
+a token and ``DL_SMOKE=1`` (its kernels inherit it), run all cells of a notebook from the Run menu
+and watch its DOM, then save the notebook, close it (shutting its kernel down), open it again in a
+fresh page and check that every cell that showed a figure shows it again (an image, no "Error
+displaying widget" anywhere).
 
-Only what a student sees is asserted (images in a cell's output, prompts, error text), never how
-the dashboard is built. Screenshots after training and after reopening go to ``out/browser/``.
-Needs the Debian packages ``chromium`` and ``chromium-driver`` (``./run.sh test`` installs them
-where it can) and the system browser and driver only; skipped with the reason otherwise. One
-file, one test: pytest-xdist (``--dist loadfile``) gives it to one worker, whole.
+- FullyConnectedNets: the live training dashboard must show an image in the training cell's output
+  that changes while that cell runs (the test appends one twelve-second training run for that: see
+  LONGER_RUN).
+- ConvolutionalNetworks: its kernel editor (an explorer) must have become a static figure once the
+  later cells ran; the test then runs the editor's cell again, types a new kernel weight into it,
+  sees the figure change, runs the next code cell (the editor becomes static) and checks that the
+  reopened notebook shows the edited figure.
+
+Only what a student sees is asserted (images in a cell's output, prompts, input fields, error
+text), never how the widgets are built, plus that the saved file holds no widget view that could go
+missing. Screenshots go to ``out/browser/``. Needs the Debian packages ``chromium`` and
+``chromium-driver`` (``./run.sh test`` installs them where it can) and the system browser and
+driver only; skipped with the reason otherwise. One file: pytest-xdist (``--dist loadfile``) gives
+its tests to one worker, one after the other.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -36,17 +44,17 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "out" / "browser"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-NOTEBOOK = "FullyConnectedNets.ipynb"
 WINDOW = (1280, 1024)
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
-# The whole test takes about half a minute on an idle 2-core machine (the notebook's run in smoke
-# mode, the appended eight-second run, saving and reopening); the limit stops a hung browser or
-# kernel long before CI's.
+# Each test takes about a minute on an idle 2-core machine (the notebook's run in smoke mode,
+# saving and reopening); the limit stops a hung browser or kernel long before CI's.
 pytestmark = pytest.mark.timeout(600, method="signal")
 
 # The test's own Jupyter configuration (under a temporary JUPYTER_CONFIG_DIR and
@@ -67,13 +75,15 @@ JUPYTER_FILES = {
 # cell's output, with its place (the cell's index, and the index of the output that holds it, which
 # stays put while a display is updated in place) and whether that cell was running or queued at the
 # time (its prompt shows "*"). Sources are kept as a hash: a PNG's data URI is large.
-WATCH_IMAGES = """
-const notebook = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+HASH = """
 const hash = s => {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
   return (h >>> 0).toString(16) + ':' + s.length;
 };
+"""
+WATCH_IMAGES = HASH + """
+const notebook = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
 window.dlImageEvents = [];
 const record = img => {
   const cell = img.closest('.jp-Cell');
@@ -102,8 +112,9 @@ new MutationObserver(mutations => {
 
 # Per cell: its index, whether it is a code cell, its prompt ("[3]:", "[*]:"), the first line of
 # its source, the start of its output's text, whether that output shows an error or a widget that
-# failed to display, and whether each image in it has loaded.
-CELL_STATES = """
+# failed to display, whether each image in it has loaded and a hash of each one's source, and how
+# many input fields its output shows (a widget's).
+CELL_STATES = HASH + """
 const notebook = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
 if (!notebook) return null;
 return Array.from(notebook.querySelectorAll('.jp-Cell')).map((cell, index) => {
@@ -118,6 +129,8 @@ return Array.from(notebook.querySelectorAll('.jp-Cell')).map((cell, index) => {
     error: !!cell.querySelector('[data-mime-type="application/vnd.jupyter.error"]') || text.includes('Traceback'),
     widget_error: text.includes('Error displaying widget'),
     images: area ? Array.from(area.querySelectorAll('img')).map(img => img.complete && img.naturalWidth > 0) : [],
+    sources: area ? Array.from(area.querySelectorAll('img')).map(img => hash(img.getAttribute('src') || '')) : [],
+    inputs: area ? area.querySelectorAll('input').length : 0,
   };
 });
 """
@@ -137,14 +150,17 @@ def api(base_url: str, token: str, path: str):
     return json.loads(body) if body else None
 
 
-def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
-    """Poll ``condition()`` until it returns something truthy (returned), or fail naming ``what``."""
+def wait_for(condition, timeout: float, what: str, interval: float = 0.5, fail: bool = True):
+    """Poll ``condition()`` until it returns something truthy (returned), or fail naming ``what``
+    (or, with ``fail=False``, return that last value)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
+            if not fail:
+                return value
             pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
 
@@ -174,7 +190,6 @@ def jupyterlab(tmp_path):
     """JupyterLab serving a filled-in a1 release; yields (base URL, token, the release folder)."""
     served = tmp_path / "samples"
     folder = make_samples(ROOT / "source_notebooks" / "a1", ROOT / "release" / "a1", served)["correct"]
-    append_cell(folder / NOTEBOOK, LONGER_RUN)
     home = tmp_path / "jupyter"
     for name, content in JUPYTER_FILES.items():
         (home / name).parent.mkdir(parents=True, exist_ok=True)
@@ -219,25 +234,28 @@ def jupyterlab(tmp_path):
 def click_menu(driver, menu: str, command: str) -> None:
     """Click ``menu`` in the menu bar, then its item that runs the JupyterLab command ``command``."""
     driver.find_element(By.XPATH, f"//div[contains(@class, 'lm-MenuBar-itemLabel') and normalize-space()='{menu}']").click()
-    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f".lm-Menu-item[data-command='{command}']"), 10,
-             f"the {menu} menu to show {command}")[0].click()
+    items = f".lm-Menu-item[data-command='{command}']"
+    if not wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, items), 10, f"the {menu} menu to show {command}", fail=False):
+        shown = [item.get_attribute("data-command") for item in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-item")]
+        pytest.fail(f"the {menu} menu has no item for {command}; it shows {shown}")
+    driver.find_elements(By.CSS_SELECTOR, items)[0].click()
 
 
 def cell_states(driver) -> list[dict]:
     return driver.execute_script(CELL_STATES) or []
 
 
-def open_notebook(driver, base_url: str, token: str) -> list[dict]:
+def open_notebook(driver, base_url: str, token: str, notebook: str) -> list[dict]:
     """Load the notebook in a fresh page and wait until its cells are shown and its kernel is idle."""
-    driver.get(f"{base_url}lab/tree/correct/{NOTEBOOK}?token={token}")
-    cells = wait_for(lambda: [c for c in cell_states(driver) if c["code"]], 60, f"{NOTEBOOK}'s cells to be shown")
-
-    def kernel_idle():
-        sessions = [s for s in api(base_url, token, "api/sessions") if s["path"].endswith(NOTEBOOK)]
-        return sessions and sessions[0]["kernel"]["execution_state"] == "idle"
-
-    wait_for(kernel_idle, 60, f"the kernel of {NOTEBOOK} to start")
+    driver.get(f"{base_url}lab/tree/correct/{notebook}?token={token}")
+    cells = wait_for(lambda: [c for c in cell_states(driver) if c["code"]], 60, f"{notebook}'s cells to be shown")
+    wait_for(lambda: kernel_idle(base_url, token, notebook), 60, f"the kernel of {notebook} to start")
     return cells
+
+
+def kernel_idle(base_url: str, token: str, notebook: str) -> bool:
+    sessions = [s for s in api(base_url, token, "api/sessions") if s["path"].endswith(notebook)]
+    return bool(sessions) and sessions[0]["kernel"]["execution_state"] == "idle"
 
 
 def screenshot(driver, cell_index: int, name: str) -> Path:
@@ -252,7 +270,7 @@ def screenshot(driver, cell_index: int, name: str) -> Path:
     return path
 
 
-def run_all_cells(driver) -> list[dict]:
+def run_all_cells(driver, notebook: str) -> list[dict]:
     """Run all cells from the Run menu; the code cells' states once none is running or queued."""
     click_menu(driver, "Run", "runmenu:run-all")
     started = time.monotonic()
@@ -265,7 +283,7 @@ def run_all_cells(driver) -> list[dict]:
         return cells if executed or any(c["error"] for c in cells) else None  # Run All stops at an error
 
     cells = wait_for(finished, 480, "all cells to run", interval=1.0)
-    print(f"{NOTEBOOK} ran in {time.monotonic() - started:.0f} s")
+    print(f"{notebook} ran in {time.monotonic() - started:.0f} s")
     return cells
 
 
@@ -288,41 +306,103 @@ def live_cells(driver, cells: list[dict]) -> list[int]:
     return sorted({index for (index, _), sources in live.items() if len(sources) >= 3})
 
 
-def saved_with_png(path: Path, indices: list[int]) -> bool:
-    """True once the notebook file holds an image/png output in each of the cells ``indices``."""
-    try:
-        cells = json.loads(path.read_text())["cells"]
-    except json.JSONDecodeError:  # read while JupyterLab writes it
-        return False
-    return all(any("image/png" in output.get("data", {}) for output in cells[i].get("outputs", [])) for i in indices)
+def save(driver, path: Path) -> list[dict]:
+    """Save with File > Save; the file's cells once JupyterLab has written it."""
+    before = path.stat().st_mtime_ns
+    click_menu(driver, "File", "docmanager:save")
+
+    def read():
+        if path.stat().st_mtime_ns == before:
+            return None
+        try:
+            return json.loads(path.read_text())["cells"]
+        except json.JSONDecodeError:  # read while JupyterLab writes it
+            return None
+
+    return wait_for(read, 30, f"{path.name} to be saved")
 
 
-def close_and_reopen(driver, base_url: str, token: str) -> None:
-    """Close the notebook with File > Close and Shut Down, then open it again in a fresh page."""
+def saved_pngs(cells: list[dict]) -> list[int]:
+    """Indices of the saved cells with an image/png output."""
+    return [i for i, cell in enumerate(cells) if any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))]
+
+
+def widget_views(cells: list[dict]) -> list[int]:
+    """Indices of the saved cells whose outputs hold a widget view (which a reopened notebook cannot show)."""
+    return [i for i, cell in enumerate(cells)
+            if any(WIDGET_VIEW in output.get("data", {}) for output in cell.get("outputs", []))]
+
+
+def close_and_reopen(driver, base_url: str, token: str, notebook: str, figures: list[int]) -> list[dict]:
+    """Close the notebook with File > Close and Shut Down, open it again in a fresh page and return
+    its cells' states once the cells ``figures`` show their images or a widget shows an error."""
     click_menu(driver, "File", "filemenu:close-and-cleanup")
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog .jp-mod-accept"), 10,
              "the dialog that asks to shut the notebook down")[0].click()
     wait_for(lambda: not api(base_url, token, "api/kernels"), 30, "the notebook's kernel to shut down")
-    open_notebook(driver, base_url, token)
+    open_notebook(driver, base_url, token, notebook)
+
+    def settled():
+        states = cell_states(driver)
+        return any(c["widget_error"] for c in states) or all(shows_figure(states[i]) for i in figures)
+
+    wait_for(settled, 30, f"cells {figures} to show a figure or a widget error after reopening")
+    time.sleep(2)  # a widget view that fails does so once the page has its kernel: give it the chance
+    return cell_states(driver)
+
+
+def assert_reopened_shows(states: list[dict], figures: list[int]) -> None:
+    """No cell shows a widget error, and each cell of ``figures`` shows its images."""
+    widget_errors = [c for c in states if c["widget_error"]]
+    assert not widget_errors, f"reopened, cell {widget_errors[0]['index']} shows {widget_errors[0]['output_text']!r}"
+    without_figure = [i for i in figures if not shows_figure(states[i])]
+    assert not without_figure, f"reopened, cells {without_figure} show no figure"
 
 
 def shows_figure(cell: dict) -> bool:
     return bool(cell["images"]) and all(cell["images"])
 
 
+def select_and_run(driver, cell_index: int) -> None:
+    """Select the cell (a click on its prompt) and run it with Run > Run Selected Cell and Do not Advance."""
+    driver.execute_script(
+        "document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')[arguments[0]]"
+        ".scrollIntoView({block: 'center'});", cell_index)
+    driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")[cell_index] \
+        .find_element(By.CSS_SELECTOR, ".jp-InputPrompt").click()
+    click_menu(driver, "Run", "notebook:run-cell")
+
+
+def wait_for_cell(driver, index: int, condition: Callable[[dict], bool], what: str, timeout: float = 60) -> dict:
+    """The state of cell ``index`` once it is not running and ``condition`` holds for it."""
+    last = {}
+
+    def check():
+        states = cell_states(driver)
+        last["cell"] = cell = states[index] if index < len(states) else None
+        return cell if cell and "*" not in cell["prompt"] and condition(cell) else None
+
+    found = wait_for(check, timeout, what, fail=False)
+    if not found:
+        screenshot(driver, index, "failed.png")
+        pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}; the cell: {last.get('cell')}")
+    return found
+
+
 # In smoke mode every training cell of the notebook ends within a second or two, and the dashboard
-# spends at most a tenth of a run's time on redraws, so those cells show their first and final
-# figures only. The test appends one real training run of a fixed eight seconds (SGD steps on the
-# notebook's data and its FullyConnectedNet), long enough for the dashboard to redraw while it runs.
+# spends at most a tenth of a run's time on redraws, its final one included, so those cells show
+# little more than their final figures. The test appends one real training run of a fixed twelve
+# seconds (SGD steps on the notebook's data and its FullyConnectedNet), long enough for the
+# dashboard to redraw several times while it runs, even where a loaded machine makes a redraw slow.
 LONGER_RUN = """\
-# Added by the browser test: eight seconds of training, so the dashboard redraws while it runs.
+# Added by the browser test: twelve seconds of training, so the dashboard redraws while it runs.
 import time
 
 longer = FullyConnectedNet([100, 100], weight_scale=1e-2)
-longer_dashboard = TrainingDashboard("Eight seconds of SGD")
+longer_dashboard = TrainingDashboard("Twelve seconds of SGD")
 rng = np.random.default_rng(0)
 start, step = time.perf_counter(), 0
-while time.perf_counter() - start < 8:
+while time.perf_counter() - start < 12:
     batch = rng.choice(len(data["X_train"]), 50)
     loss, grads = longer.loss(data["X_train"][batch], data["y_train"][batch])
     for name, grad in grads.items():
@@ -347,32 +427,71 @@ def append_cell(path: Path, source: str) -> None:
 
 def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
     base_url, token, folder = jupyterlab
-    open_notebook(browser, base_url, token)
+    notebook = "FullyConnectedNets.ipynb"
+    append_cell(folder / notebook, LONGER_RUN)
+    open_notebook(browser, base_url, token, notebook)
     browser.execute_script(WATCH_IMAGES)
 
-    cells = run_all_cells(browser)
+    cells = run_all_cells(browser, notebook)
     failed = [c for c in cells if c["error"]]
     assert not failed, f"cell {failed[0]['index']} ({failed[0]['first_line']!r}) failed:\n{failed[0]['output_text']}"
 
     live = live_cells(browser, cells)
     assert live, "no cell output showed an image that changed while its cell ran: the live training dashboard did not update"
-    assert cells[-1]["index"] in live, "the appended eight-second run's dashboard did not redraw while it ran"
-    screenshot(browser, live[0], "after-training.png")
+    appended = cells[-1]["index"]
+    assert appended in live, "the appended twelve-second run's dashboard did not redraw while it ran"
+    screenshot(browser, appended, "after-training.png")
 
-    click_menu(browser, "File", "docmanager:save")
-    wait_for(lambda: saved_with_png(folder / NOTEBOOK, live), 30, f"{NOTEBOOK} to be saved with a PNG in cells {live}")
+    saved = save(browser, folder / notebook)
+    assert set(live) <= set(saved_pngs(saved)), f"cells {sorted(set(live) - set(saved_pngs(saved)))} were saved without a PNG"
+    assert widget_views(saved) == [], f"the saved cells {widget_views(saved)} hold a widget view"
 
-    close_and_reopen(browser, base_url, token)
+    states = close_and_reopen(browser, base_url, token, notebook, live)
+    screenshot(browser, appended, "after-reopening.png")
+    assert_reopened_shows(states, live)
 
-    def settled():
-        states = cell_states(browser)
-        return states if any(c["widget_error"] for c in states) or all(shows_figure(states[i]) for i in live) else None
 
-    wait_for(settled, 30, f"cells {live} to show a figure or a widget error after reopening")
-    time.sleep(2)  # a widget view that fails does so once the page has its kernel: give it the chance
-    states = cell_states(browser)
-    screenshot(browser, live[0], "after-reopening.png")
-    widget_errors = [c for c in states if c["widget_error"]]
-    assert not widget_errors, f"reopened, cell {widget_errors[0]['index']} shows {widget_errors[0]['output_text']!r}"
-    without_figure = [i for i in live if not shows_figure(states[i])]
-    assert not without_figure, f"reopened, cells {without_figure} show no figure"
+EDITOR = "KernelEditor(photos)"
+
+
+def test_convolutional_networks_kernel_editor_in_jupyterlab(browser, jupyterlab):
+    base_url, token, folder = jupyterlab
+    notebook = "ConvolutionalNetworks.ipynb"
+    open_notebook(browser, base_url, token, notebook)
+
+    cells = run_all_cells(browser, notebook)
+    failed = [c for c in cells if c["error"]]
+    assert not failed, f"cell {failed[0]['index']} ({failed[0]['first_line']!r}) failed:\n{failed[0]['output_text']}"
+    figures = [c["index"] for c in cells if shows_figure(c)]
+    [editor] = [c for c in cells if c["first_line"] == EDITOR]
+    # Run All went on past the editor: it is a static figure, its fields a line of text
+    assert editor["index"] in figures and editor["inputs"] == 0 and "static now" in editor["output_text"], editor
+
+    # Run the editor's cell again: its nine fields and the channel picker come back, and typing a
+    # weight redraws the figure in place.
+    select_and_run(browser, editor["index"])
+    live = wait_for_cell(browser, editor["index"], lambda c: c["inputs"] >= 9 and shows_figure(c),
+                         "the kernel editor to show its fields and figure")
+    middle = browser.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")[editor["index"]] \
+        .find_elements(By.CSS_SELECTOR, ".jp-OutputArea input")[4]
+    middle.send_keys(Keys.CONTROL, "a")
+    middle.send_keys("4", Keys.ENTER)
+    edited = wait_for_cell(browser, editor["index"], lambda c: shows_figure(c) and c["sources"] != live["sources"],
+                           "the kernel editor's figure to change after the edit", timeout=30)
+    screenshot(browser, editor["index"], "kernel-editor-live.png")
+
+    # Another cell runs: the editor becomes static, showing the edited figure.
+    next_code = next(c["index"] for c in cells if c["index"] > editor["index"])
+    select_and_run(browser, next_code)
+    static = wait_for_cell(browser, editor["index"], lambda c: c["inputs"] == 0 and "static now" in c["output_text"],
+                           "the kernel editor to become static once another cell ran")
+    assert static["sources"] == edited["sources"] and "4.0" in static["output_text"], static
+
+    saved = save(browser, folder / notebook)
+    assert set(figures) <= set(saved_pngs(saved)), f"cells {sorted(set(figures) - set(saved_pngs(saved)))} were saved without a PNG"
+    assert widget_views(saved) == [], f"the saved cells {widget_views(saved)} hold a widget view"
+
+    states = close_and_reopen(browser, base_url, token, notebook, figures)
+    screenshot(browser, editor["index"], "kernel-editor-after-reopening.png")
+    assert_reopened_shows(states, figures)
+    assert states[editor["index"]]["sources"] == edited["sources"], "reopened, the editor does not show the edited kernel"

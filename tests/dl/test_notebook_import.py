@@ -229,6 +229,45 @@ def test_an_exception_inside_an_imported_function_names_the_function_notebook_an
     assert len(error.value.__notes__) == 1 and "raised in double" in error.value.__notes__[0]
 
 
+NET = ("class Base:\n    def describe(self):\n        return 'net'\n"
+       "class Net(Base):\n"
+       "    def __init__(self, scale):\n        self.scale = scale\n"
+       "    def loss(self, x):\n        return layer(x) * self.scale\n"
+       "    def describe(self):\n        return 'small ' + super().describe()\n"
+       "    @staticmethod\n    def check(x):\n        return 1 / x\n"
+       "    @classmethod\n    def make(cls):\n        return cls(1 / 0)\n"
+       "    @property\n    def inverse(self):\n        return 1 / self.scale\n")
+
+
+def test_an_exception_inside_a_method_of_an_imported_class_names_the_method_notebook_and_cell(tmp_path):
+    cells = [("code", "import numpy as np", {"dl": {"role": "setup"}}),
+             ("code", "def layer(x):\n    return x.reshape(2, 3)\n", unit("t-layer")),
+             ("code", NET, unit("t-Net"))]
+    module = import_notebook(make_notebook(tmp_path / "Nets.ipynb", cells, {"t-layer": ["layer"], "t-Net": ["Net"]}, ()))
+    hint = "if the mistake is there, fix it in Nets.ipynb, save it and re-run this notebook's setup cell"
+    net = module.Net(0)
+    failures = [(lambda: net.loss(np.ones(5)), "layer, imported from Nets.ipynb (cell 2, line 2)"),  # the innermost cell frame
+                (lambda: net.check(0), "Net.check, imported from Nets.ipynb (cell 3, line 13)"),
+                (lambda: module.Net.make(), "Net.make, imported from Nets.ipynb (cell 3, line 16)"),
+                (lambda: net.inverse, "Net.inverse, imported from Nets.ipynb (cell 3, line 19)")]
+    for call, place in failures:
+        with pytest.raises((ValueError, ZeroDivisionError)) as error:
+            call()
+        assert error.value.__notes__ == [f"raised in {place}: {hint}"]
+    assert isinstance(net, module.Net) and net.describe() == "small net"  # the class itself is unchanged
+
+    # rebound into a later notebook: the copy's methods explain too, and super() still works
+    later = {"__name__": "later", "layer": lambda x: x[10]}
+    Net = rebind(module.Net, later)
+    assert Net(2).describe() == "small net" and Net(4).inverse == 0.25
+    with pytest.raises(IndexError) as error:
+        Net(2).loss(np.ones(3))
+    assert error.value.__notes__ == [f"raised in Net.loss, imported from Nets.ipynb (cell 3, line 8): {hint}"]
+    with pytest.raises(ZeroDivisionError) as error:
+        Net(0).check(0)
+    assert len(error.value.__notes__) == 1 and "raised in Net.check" in error.value.__notes__[0]
+
+
 def test_an_imported_backward_returning_a_gradient_of_the_wrong_shape_is_named_there(tmp_path):
     module = import_notebook(make_notebook(tmp_path / "Layers.ipynb", LAYER, LAYER_UNITS, provided=()))
     rng = np.random.default_rng(0)

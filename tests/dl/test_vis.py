@@ -85,6 +85,9 @@ def test_plot_solver_comparison_three_panels_one_line_per_run():
     labels = [[line.get_label() for line in ax.get_lines()] for ax in fig.axes]
     assert labels == [["loss_sgd", "loss_adam"], ["train_acc_sgd", "train_acc_adam"], ["val_acc_sgd", "val_acc_adam"]]
     assert fig._suptitle.get_text() == "Update rules"
+    # one legend, naming the runs, on the loss panel
+    assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()] == ["sgd", "adam"]
+    assert [ax.get_legend() for ax in fig.axes[1:]] == [None, None]
 
 
 def test_plot_weight_scale_sweep_axes():

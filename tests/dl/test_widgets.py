@@ -20,14 +20,18 @@ PNG_MAGIC = b"\x89PNG"
 
 
 class FakeFrontend:
-    """Records outputs per cell as a notebook would; ``end_cell`` runs the cell-end callbacks."""
+    """Records outputs per cell as a notebook would; ``end_cell`` runs the cell-end callbacks and
+    ``start_cell`` (the next cell starts) the next-cell ones."""
 
     def __init__(self, live: bool = True):
         self.live = live
+        self.updates = True
         self.cell = 1
         self.outputs: dict[str, dict] = {}  # display id -> current bundle
         self.cell_of: dict[str, int] = {}
+        self.replaced: list[str] = []  # display ids, once per replace()
         self._at_cell_end = []
+        self._at_next_cell = []
 
     def show(self, bundle, display_id):
         assert display_id not in self.outputs, "a view is shown once, then replaced"
@@ -37,15 +41,24 @@ class FakeFrontend:
     def replace(self, bundle, display_id):
         assert display_id in self.outputs, "replace() of an output that was never shown"
         self.outputs[display_id] = bundle
+        self.replaced.append(display_id)
 
     def on_cell_end(self, callback):
         self._at_cell_end.append(callback)
+
+    def on_next_cell(self, callback):
+        self.on_cell_end(lambda: self._at_next_cell.append(callback))
 
     def end_cell(self):
         callbacks, self._at_cell_end = self._at_cell_end, []
         for callback in callbacks:
             callback()
         self.cell += 1
+
+    def start_cell(self):
+        callbacks, self._at_next_cell = self._at_next_cell, []
+        for callback in callbacks:
+            callback()
 
     def in_cell(self, cell):
         return [self.outputs[i] for i, c in self.cell_of.items() if c == cell]
@@ -97,9 +110,9 @@ def test_budget_keeps_redraws_and_a_final_one_within_their_share_of_the_time():
     assert budget.allows()
     with budget.spend():
         clock.now = 1.25  # a 1 s redraw
-    clock.now = 19.9
-    assert not budget.allows()  # 1 s spent and 1 s kept for the final redraw: over 10 % of 19.9 s
-    clock.now = 20.0
+    clock.now = 29.9
+    assert not budget.allows()  # 1 s spent, 1 s for this redraw and 1 s kept for the final one: over 10 % of 29.9 s
+    clock.now = 30.0
     assert budget.allows()
     assert budget.redraws == 1 and budget.spent == 1.0
 
@@ -107,9 +120,9 @@ def test_budget_keeps_redraws_and_a_final_one_within_their_share_of_the_time():
 def test_budget_reserves_an_expected_redraw_before_the_first_is_measured():
     clock = FakeClock()
     budget = RedrawBudget(max_share=0.1, min_interval=0.25, clock=clock, expected_cost=0.5)
-    clock.now = 4.9
+    clock.now = 9.9
     assert not budget.allows()  # a short run is left to its final redraw
-    clock.now = 5.0
+    clock.now = 10.0
     assert budget.allows()
 
 
@@ -227,14 +240,14 @@ def test_works_with_widgets_lacking_repr_mimebundle_like_ipywidgets_7(front, mon
     dashboard.record(loss=1.0)
     explorer = Explorer({"x": ipywidgets.FloatSlider(1.0)}, lambda fig, values: None)
     explorer.show()
-    bundles = front.in_cell(1)
-    assert [bool(b[WIDGET_VIEW]["model_id"]) for b in bundles] == [True, True]
+    dashboard_view, controls, figure = front.in_cell(1)
+    assert dashboard_view[WIDGET_VIEW]["model_id"] and controls[WIDGET_VIEW]["model_id"] and _is_static(figure)
     front.end_cell()
     assert _is_static(front.in_cell(1)[0])
 
 
-def test_without_widgets_only_the_final_figure_is_shown(front):
-    front.live = False  # no ipywidgets, or no kernel to talk to
+def test_in_a_terminal_only_the_final_figure_is_shown(front):
+    front.live = front.updates = False  # no kernel: printed outputs cannot be replaced
     dashboard = TrainingDashboard()
     for step in range(50):
         dashboard.record(loss=1.0 / (step + 1))
@@ -242,6 +255,35 @@ def test_without_widgets_only_the_final_figure_is_shown(front):
     front.end_cell()
     [output] = front.in_cell(1)
     assert _is_static(output)
+
+
+def test_without_widgets_a_long_run_shows_a_png_redrawn_every_few_seconds(front, monkeypatch):
+    front.live = False  # a kernel without ipywidgets: its outputs can still be replaced
+    clock = FakeClock()
+    draws = []
+
+    def slow_render(figure):  # every redraw takes 0.05 s of the fake clock
+        clock.now += 0.05
+        draws.append(clock.now)
+        return PNG_MAGIC + bytes([len(draws)])
+
+    monkeypatch.setattr(dl.widgets.view, "render_png", slow_render)
+    dashboard = TrainingDashboard(budget=lambda: RedrawBudget(clock=clock))
+    shown = []
+    for iteration in range(3000):  # 30 s of training, 0.01 s per iteration
+        clock.now += 0.01
+        dashboard.record(loss=1.0 / (iteration + 1))
+        shown.extend(_png(bundle) for bundle in front.in_cell(1))
+    front.end_cell()
+    [output] = front.in_cell(1)
+    assert _is_static(output) and _png(output) == dashboard.view.png  # the final figure
+    live_draws = draws[:-1]
+    assert len(live_draws) >= 4  # progress while it ran, every 5 s at most
+    assert all(later - earlier >= 5.0 for earlier, later in zip(live_draws, live_draws[1:]))
+    assert len(set(shown)) == len(live_draws)  # each redraw replaced the one PNG shown
+    assert len(front.replaced) == len(draws) - 1  # shown once, then replaced in place
+    budget = dashboard.view.budget
+    assert budget.spent <= 0.1 * (clock.now - budget.opened)  # within the same tenth of the time
 
 
 def test_outside_ipython_nothing_is_shown_and_the_figure_is_kept():
@@ -260,9 +302,11 @@ class _Shell:
 
 def test_ipython_frontend_is_live_only_in_a_kernel_with_ipywidgets(monkeypatch):
     assert IPythonFrontend(_Shell(kernel=object())).live
-    assert not IPythonFrontend(_Shell(kernel=None)).live  # a terminal IPython
+    terminal = IPythonFrontend(_Shell(kernel=None))
+    assert not terminal.live and not terminal.updates
     monkeypatch.setitem(__import__("sys").modules, "ipywidgets", None)  # not installed
-    assert not IPythonFrontend(_Shell(kernel=object())).live
+    without_widgets = IPythonFrontend(_Shell(kernel=object()))
+    assert not without_widgets.live and without_widgets.updates
 
 
 def test_ipython_frontend_calls_back_once_when_the_cell_ends():
@@ -272,6 +316,20 @@ def test_ipython_frontend_calls_back_once_when_the_cell_ends():
     shell.events.trigger("post_run_cell", None)
     shell.events.trigger("post_run_cell", None)
     assert calls == ["end"]
+
+
+def test_ipython_frontend_calls_back_once_when_the_next_cell_starts():
+    shell = _Shell(kernel=object())
+    calls = []
+    IPythonFrontend(shell).on_next_cell(lambda: calls.append("next"))
+    shell.events.trigger("pre_run_cell", None)  # a cell started before this one ended does not count
+    assert calls == []
+    shell.events.trigger("post_run_cell", None)
+    assert calls == []
+    for _ in range(2):
+        shell.events.trigger("pre_run_cell", None)
+        shell.events.trigger("post_run_cell", None)
+    assert calls == ["next"]
 
 
 # The image grid ------------------------------------------------------------------------------
@@ -301,7 +359,7 @@ def test_image_grid_takes_grey_images_and_explains_bad_shapes(front):
 
 # Explorers -----------------------------------------------------------------------------------
 
-def test_explorer_redraws_on_each_change_and_closes_static(front):
+def _slope_explorer():
     drawn = []
 
     def draw(fig, values):
@@ -311,19 +369,53 @@ def test_explorer_redraws_on_each_change_and_closes_static(front):
         drawn.append(values["slope"])
 
     slider = ipywidgets.FloatSlider(1.0, min=0, max=5)
-    explorer = Explorer({"slope": slider}, draw)
+    return Explorer({"slope": slider}, draw), slider, drawn
+
+
+def test_explorer_redraws_its_png_on_each_change_until_another_cell_runs(front):
+    explorer, slider, drawn = _slope_explorer()
     assert slider.continuous_update is False
     explorer.show()
-    first = explorer.view.png
+    controls, figure = front.in_cell(1)
+    assert controls[WIDGET_VIEW]["model_id"] == explorer.layout.model_id  # the controls: a widget
+    assert _is_static(figure) and _png(figure) == explorer.view.png  # the figure: a plain PNG
     slider.value = 3.0
-    assert drawn == [1.0, 3.0] and explorer.view.png != first
-    [live] = front.in_cell(1)
-    assert WIDGET_VIEW in live and _png(live) == first  # a PNG for front ends without widgets
+    controls, figure = front.in_cell(1)
+    assert drawn == [1.0, 3.0] and _png(figure) == explorer.view.png  # redrawn in place
     front.end_cell()
-    assert not explorer.view.finished  # explorers stay live after their cell
+    slider.value = 4.0  # still live after its cell: the student explores
+    assert drawn == [1.0, 3.0, 4.0] and _png(front.in_cell(1)[1]) == explorer.view.png
+    front.start_cell()  # another cell runs: what a saved notebook would show is now static
+    controls, figure = front.in_cell(1)
+    assert set(controls) == {"text/plain"} and "'slope': 4.0" in controls["text/plain"]
+    assert "run this cell again" in controls["text/plain"]
+    assert _is_static(figure) and _png(figure) == explorer.view.png
+    assert drawn == [1.0, 3.0, 4.0]  # the figure shown was current: not drawn again
+    slider.value = 2.0
+    assert drawn == [1.0, 3.0, 4.0] and explorer.view.finished  # a static explorer no longer redraws
+
+
+def test_explorer_shown_again_opens_in_the_new_cell_and_close_ends_it(front):
+    explorer, slider, drawn = _slope_explorer()
+    explorer.show()
+    front.end_cell()
+    front.start_cell()
+    first = front.in_cell(1)
+    explorer.show()  # run its cell again (as cell 2)
+    assert front.in_cell(1) == first and len(front.in_cell(2)) == 2
+    slider.value = 5.0
+    assert _png(front.in_cell(2)[1]) == explorer.view.png and front.in_cell(1) == first
     explorer.close()
-    [final] = front.in_cell(1)
-    assert _is_static(final) and "'slope': 3.0" in final["text/plain"]
+    controls, figure = front.in_cell(2)
+    assert set(controls) == {"text/plain"} and "'slope': 5.0" in controls["text/plain"] and _is_static(figure)
+
+
+def test_explorer_without_widgets_is_its_static_figure(front):
+    front.live = False
+    explorer, slider, drawn = _slope_explorer()
+    explorer.show()
+    [figure] = front.in_cell(1)
+    assert _is_static(figure) and explorer.view.finished and drawn == [1.0]
 
 
 def _direct_response(images, kernel, channels):
@@ -370,8 +462,9 @@ def test_editing_a_cell_or_the_channel_redraws_the_responses(front):
     np.testing.assert_allclose(editor.response(), _direct_response(images, kernel, [0]), rtol=1e-12, atol=1e-9)
     assert editor.explorer.figure._suptitle.get_text() == "Kernel on the red channel"
     editor.close()
-    [final] = front.in_cell(1)
-    assert _is_static(final) and "channel='R'" in final["text/plain"]
+    fields, final = front.in_cell(1)
+    assert set(fields) == {"text/plain"} and "kernel=[[1.0, 2.0, 1.0], [0.0, 4.0, 0.0]" in fields["text/plain"]
+    assert _is_static(final) and _png(final) == editor.explorer.view.png and "channel='R'" in final["text/plain"]
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -387,22 +480,31 @@ def test_kernel_editor_rejects_bad_arguments(kwargs, match):
 
 # In a real kernel --------------------------------------------------------------------------
 
-def test_executed_notebook_keeps_one_static_figure_per_training_cell(tmp_path):
-    """nbclient runs a kernel as nbmake does: live views during the cells, plain PNGs in the file."""
+def test_executed_notebook_keeps_static_figures_only(tmp_path):
+    """nbclient runs a kernel as nbmake does: live views during the cells, plain PNGs in the file,
+    one per training cell, and an explorer's figure with its controls' text once the next cell ran."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     cells = [
-        "from dl.widgets import TrainingDashboard\ndashboard = TrainingDashboard('runs')",
+        "from dl.widgets import KernelEditor, TrainingDashboard\ndashboard = TrainingDashboard('runs')",
         "for step in range(3000):\n    dashboard.record('sgd', loss=1.0 / (step + 1))",
         "for step in range(3000):\n    dashboard.record('adam', loss=2.0 / (step + 1))",
+        "import numpy as np\neditor = KernelEditor(np.random.default_rng(0).uniform(0, 255, (2, 3, 8, 8)))\neditor",
+        "editor.cells[1][1].value = 4.0  # edited after its cell, as a student would",
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=False).execute(
         cwd=str(tmp_path)
     )
-    first, second = ([o for o in cell.outputs if o.output_type == "display_data"] for cell in notebook.cells[1:])
+    outputs = [[o for o in cell.outputs if o.output_type in ("display_data", "execute_result")] for cell in notebook.cells]
+    assert all("application/vnd.jupyter.widget-view+json" not in o.data for cell in outputs for o in cell)
+    first, second = outputs[1:3]
     assert len(first) == 1 and len(second) == 1  # one view per cell, each in its own cell
     for [output], labels in [(first, "'runs': sgd)"), (second, "'runs': sgd, adam)")]:
         assert set(output.data) == {"image/png", "text/plain"}  # no widget view left to go missing
         assert base64.b64decode(output.data["image/png"]).startswith(PNG_MAGIC)
         assert output.data["text/plain"].endswith(labels)
+    fields, figure = outputs[3]
+    assert set(fields.data) == {"text/plain"} and "channel='B'" in fields.data["text/plain"]
+    assert "[0.0, 4.0, 0.0]" not in fields.data["text/plain"]  # static as the last cell started: before the edit
+    assert set(figure.data) == {"image/png", "text/plain"} and base64.b64decode(figure.data["image/png"]).startswith(PNG_MAGIC)
