@@ -157,7 +157,7 @@ def kernel_picks(path, names_of):
             picks[grade_id] = int(failed.group(1)) if failed else None
             continue
         obj = inspect.unwrap(obj)  # imported functions are wrapped to explain their failures
-        code = obj.__code__ if callable(obj) and hasattr(obj, "__code__") else obj.__init__.__code__
+        code = obj.__code__ if callable(obj) and hasattr(obj, "__code__") else inspect.unwrap(obj.__init__).__code__
         picks[grade_id] = int(re.fullmatch(r"<FullyConnectedNets.ipynb cell (\d+)>", code.co_filename).group(1))
     return picks
 
