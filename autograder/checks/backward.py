@@ -8,32 +8,42 @@ reference forward (every forward's docstring specifies its cache, so a student's
 rely on it), stores it in the worker and returns what the student's backward makes of ``dout``;
 the parent compares each gradient with the reference's (DESIGN.md, outputs only). The student's
 forward is never run: a bug in it costs the forward's unit, not the backward's (one bug, one
-charge), and the forward's own check holds its cache to the documented contract.
+charge), and the forward's own check holds its cache to the documented contract
+(:func:`cache_failure`).
 """
 from __future__ import annotations
 
 import copy
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from autograder.checks.compare import Tally, describe_value, dtype_problem, keep_global_rng, mismatch
+from autograder.checks.registry import same_answer
 from autograder.student import Student, StudentError
 
 
-def reference_cache(reference: ModuleType, forward: str, args: tuple):
-    """The cache of ``reference.<forward>(*args)``, in the dtype of ``args`` (deep copies; numpy's global RNG kept)."""
+def reference_cache(reference: ModuleType, forward: str, args: tuple, global_seed: int | None = None):
+    """The cache of ``reference.<forward>(*args)``, in the dtype of ``args`` (deep copies; numpy's global RNG kept).
+
+    ``global_seed``: numpy's global RNG is seeded with it before the call, for a forward that draws
+    from it without a seed of its own (an unseeded dropout), so that its cache is reproducible.
+    """
     with keep_global_rng():
+        if global_seed is not None:
+            np.random.seed(global_seed)
         return getattr(reference, forward)(*copy.deepcopy(args))[1]
 
 
-def reference_gradients(reference: ModuleType, forward: str, backward: str, args: tuple, dout: np.ndarray) -> tuple[np.ndarray, ...]:
+def reference_gradients(reference: ModuleType, forward: str, backward: str, args: tuple, dout: np.ndarray,
+                        global_seed: int | None = None) -> tuple[np.ndarray, ...]:
     """The gradients of ``reference.<backward>`` for ``dout`` at ``args``, as a tuple.
 
     Float arrays are widened to float64 copies (the reference of a float32 check is exact), other
     arguments are deep-copied (a param dict the reference writes into stays the caller's), and
-    numpy's global RNG is left as it was.
+    numpy's global RNG is left as it was (seeded with ``global_seed`` for the forward if given,
+    as in :func:`reference_cache`).
     """
     def prepared(value):
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
@@ -41,9 +51,44 @@ def reference_gradients(reference: ModuleType, forward: str, backward: str, args
         return copy.deepcopy(value)
 
     with keep_global_rng():
+        if global_seed is not None:
+            np.random.seed(global_seed)
         cache = getattr(reference, forward)(*map(prepared, args))[1]
         gradients = getattr(reference, backward)(prepared(dout), cache)
     return gradients if isinstance(gradients, tuple) else (gradients,)
+
+
+def cache_failure(forward: str, got, expected, names: Sequence[str], inputs: str, tol: float) -> str | None:
+    """None when ``got``, the cache the student's ``forward`` returned, is the one its docstring specifies; else why not.
+
+    ``expected`` is the reference forward's cache on the same inputs, a tuple whose items
+    ``names`` name (``("x_centered", "std", "x_hat", "gamma")``), or None (a cache the backward
+    never reads, e.g. batchnorm in test mode). The items are compared by position: arrays by
+    shape, dtype and value (within ``tol``, :func:`mismatch`), None as None, anything else
+    (a param dict) as equal plain values. The backward's unit is graded on the reference's cache,
+    so this is where a forward whose cache the backward cannot use loses points.
+    """
+    contract = f"({', '.join(names)})" if expected is not None else "None"
+    on = f" on {inputs}" if inputs else ""
+    if expected is None:
+        return None if got is None else f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies None here"
+    if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+        return f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies the tuple {contract}"
+    for index, (name, value, reference) in enumerate(zip(names, got, expected)):
+        what = f"cache[{index}] ({name})"
+        if isinstance(reference, np.ndarray) and value is None:
+            failure = f"{what} is None{on}; its docstring specifies an array of shape {reference.shape}"
+        elif isinstance(reference, np.ndarray):
+            failure = mismatch(what, value, reference, tol, inputs)
+            if failure is None and np.asarray(value).dtype != reference.dtype:
+                failure = f"{what} has dtype {np.asarray(value).dtype}{on}; its docstring specifies {reference.dtype}"
+        elif reference is None:
+            failure = None if value is None else f"{what} is {describe_value(value)}{on}; its docstring specifies None here"
+        else:
+            failure = None if same_answer(reference, value) else f"{what} is not the {name} passed to {forward}{on}"
+        if failure:
+            return f"{failure} (the cache must be {contract}, in this order: the backward pass reads it)"
+    return None
 
 
 def _argument(gradient: str) -> str | None:
@@ -66,6 +111,8 @@ def check_backward(
     banned: list[str] | None = None,
     part: str | None = None,
     bugs: Callable[[tuple[np.ndarray, ...]], dict[str, dict[str, np.ndarray]]] | None = None,
+    parts: Mapping[str, str] | None = None,
+    global_seed: int | None = None,
 ) -> tuple[tuple, tuple[np.ndarray, ...]] | None:
     """Record in ``tally`` the sub-checks of the student's ``backward`` on one input, as one case of ``part``.
 
@@ -87,6 +134,11 @@ def check_backward(
     - tol: the tolerance of :func:`autograder.checks.compare.mismatch`.
     - banned: modules the student's calls may not use.
     - part: the part of ``tally`` the sub-checks count in.
+    - parts: gradient name -> its part, for gradients that count in another part than ``part``
+      (``{"dgamma": "params", "dbeta": "params"}``); the float32 sub-check counts with the first
+      gradient.
+    - global_seed: seeds numpy's global RNG before each reference forward call
+      (:func:`reference_cache`), for a forward that draws from it without a seed of its own.
     - bugs: ``bugs(expected) -> {gradient name: {description: what that bug gives}}``, the known
       bugs to name in a failure message (:func:`mismatch`'s ``bugs``).
 
@@ -94,19 +146,20 @@ def check_backward(
     - ``(student's gradients, reference's gradients)``, both tuples in the order of
       ``gradients``, or None when the student's code failed.
     """
-    expected = reference_gradients(reference, forward, backward, args, dout)
+    expected = reference_gradients(reference, forward, backward, args, dout, global_seed)
     float32 = isinstance(args[0], np.ndarray) and args[0].dtype == np.float32
-    with tally.case(len(gradients) + float32, f"{backward} on {inputs}", part):
-        cache = student.put("cache", reference_cache(reference, forward, args))
+    part_of = [(parts or {}).get(name, part) for name in gradients]
+    with tally.case(len(gradients) + float32, f"{backward} on {inputs}", parts=part_of + part_of[:1] * float32):
+        cache = student.put("cache", reference_cache(reference, forward, args, global_seed))
         got = student.call(backward, dout, cache, banned=banned)
         if len(gradients) == 1:
             got = (got,)
         elif not isinstance(got, (tuple, list)) or len(got) != len(gradients):
             raise StudentError(f"{backward} returned {describe_value(got)}; expected a tuple ({', '.join(gradients)})")
         known = bugs(expected) if bugs else {}
-        for name, value, ref in zip(gradients, got, expected):
-            tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name)), part)
+        for name, value, ref, its_part in zip(gradients, got, expected, part_of):
+            tally.add(mismatch(name, value, ref, tol, inputs, like=_argument(name), bugs=known.get(name)), its_part)
         if float32:
-            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs), part)
+            tally.add(dtype_problem(got[0], np.float32, gradients[0], inputs), part_of[0])
         return tuple(got), expected
     return None

@@ -19,12 +19,12 @@ The grading rules every check follows (docs/authoring.md, "Writing a unit's chec
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from autograder.checks.registry import CheckResult, Part, single_part
-from autograder.student import StudentError
+from autograder.student import Student, StudentError
 from dl.checking import shape_mismatch
 from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
 from dl.gradcheck import rel_error, rel_error_scaled
@@ -74,19 +74,23 @@ class Tally:
         return False
 
     @contextmanager
-    def case(self, size: int, description: str, part: str | None = None):
+    def case(self, size: int, description: str, part: str | None = None, parts: Sequence[str] | None = None):
         """A group of ``size`` sub-checks of ``part``; if the student's code fails inside, the rest fail with its message.
 
         Sub-checks added inside may name other parts; the ones left when the student's code fails
-        are charged to ``part``.
+        are charged to ``part``, or, with ``parts`` (the part of each of the ``size`` sub-checks,
+        in the order they are added), each to its own part.
         """
-        part = self._part(part)
+        if parts is not None and len(parts) != size:
+            raise ValueError(f"case {description!r}: {len(parts)} parts for {size} sub-checks")
+        part = self._part(part) if parts is None else None
         start = self.total
         try:
             yield
         except StudentError as exc:
-            left = size - (self.total - start)
-            self.recorded[part] += left
+            done = self.total - start
+            for left in (parts[done:] if parts is not None else [part] * (size - done)):
+                self.recorded[self._part(left)] += 1
             self.failures.append(f"{description}: {exc}")
             return
         assert self.total - start == size, f"case {description!r} recorded {self.total - start} of {size} sub-checks"
@@ -127,6 +131,39 @@ def describe_shapes(**arrays) -> str:
     """``"x of shape (3, 4), w (4, 5)"`` for a message."""
     parts = [f"{name} {np.shape(value)}" for name, value in arrays.items()]
     return (parts[0].replace(" ", " of shape ", 1) + "".join(", " + p for p in parts[1:])) if parts else ""
+
+
+def describe_param(name: str, param: Mapping) -> str:
+    """``"bn_param in train mode with running_mean (4,), running_var (4,), its own momentum and eps"``, for a message.
+
+    A parameter dict as a student needs to know it: its mode, its arrays by shape, its other keys
+    by name only, so that a hidden scalar input (eps, momentum, keep probability, seed) is never
+    shown. An empty dict is ``"ln_param {}"``.
+    """
+    if not param:
+        return f"{name} {{}}"
+    mode = param.get("mode")
+    head = f"{name} in {mode} mode" if isinstance(mode, str) else name
+    arrays = [f"{key} {np.shape(value)}" for key, value in param.items() if isinstance(value, np.ndarray)]
+    scalars = [str(key) for key, value in param.items() if key != "mode" and not isinstance(value, np.ndarray)]
+    if scalars:
+        arrays.append("its own " + (scalars[0] if len(scalars) == 1 else ", ".join(scalars[:-1]) + " and " + scalars[-1]))
+    return f"{head} with {', '.join(arrays)}" if arrays else head
+
+
+def error_failure(student: Student, name: str, args: tuple, error: str, inputs: str, why: str) -> str | None:
+    """None when the student's ``name(*args)`` raises ``error`` (a documented error, e.g. ``"ValueError"``); else a message.
+
+    ``why`` says what the docstring promises (``"an unknown mode raises ValueError"``).
+    """
+    try:
+        student.call(name, *args, reply="none")
+    except StudentError as exc:
+        raised = str(exc).partition(" raised ")[2]
+        if raised == error or raised.startswith(f"{error}:"):
+            return None
+        return f"{exc}, on {inputs}; expected {error} ({why})"
+    return f"{name} returned without raising on {inputs}; expected {error} ({why})"
 
 
 def describe_value(value) -> str:
