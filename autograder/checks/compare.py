@@ -4,7 +4,8 @@ The grading rules every check follows (docs/authoring.md, "Writing a unit's chec
 
 - A check's sub-checks are grouped into named **parts** (:class:`Part`), each with a weight that
   reflects what it protects; a check's score is the weighted mean of its parts' scores, and a
-  part's score is the fraction of its sub-checks that passed (0 or 1 for a ``strict`` part).
+  part's score is the fraction of its sub-checks that passed (0 or 1 for a ``strict`` part; 0
+  for a ``provided`` part while no other part has a sub-check passed).
   The weights are written once, beside the check, in the ``parts=`` of its ``@register``.
 - Whether an output is right is decided by :func:`dl.gradcheck.rel_error_scaled`,
   ``max |got - expected| / max(1e-8, max |expected|)``, which does not fail a correct
@@ -98,9 +99,10 @@ class Tally:
     def score(self) -> tuple[float, float]:
         """``(score in [0, 1], total weight of the parts that recorded sub-checks)``."""
         weights = scores = 0.0
+        students_own = any(self.passed_by_part[name] for name, part in self.parts.items() if not part.provided)
         for name, part in self.parts.items():
             if self.recorded[name]:
-                fraction = self.passed_by_part[name] / self.recorded[name]
+                fraction = self.passed_by_part[name] / self.recorded[name] if students_own or not part.provided else 0.0
                 scores += part.weight * (float(fraction == 1.0) if part.strict else fraction)
                 weights += part.weight
         return (scores / weights if weights else 0.0), weights

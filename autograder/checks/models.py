@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import types
 from pathlib import Path
@@ -29,6 +30,7 @@ from dl import layer_utils
 from dl.notebook_import import rebind
 
 MODEL = Handle("model")
+WHERE = re.compile(r" \(line \d+ of [^()]+\)$")  # the worker's note of where an exception was raised
 MAX_ARTIFACT_MB = 400  # a saved model's .npz, on disk and once loaded (a compressed .npz can be far larger in memory)
 MAX_PARAMETERS = 50_000_000
 
@@ -121,9 +123,13 @@ class ReferenceModels:
 
 
 def _failure(error: Exception) -> str:
-    """``"TypeError: <message>"`` of an exception raised here or, for a StudentError, in the student's code."""
+    """``"TypeError: <message>"`` of an exception raised here or, for a StudentError, in the student's code.
+
+    The worker's note of where in the notebook it was raised (``" (line 3 of cell 7 of your
+    notebook)"``) is left out: the twin's failure may come from the same code run here.
+    """
     if isinstance(error, StudentError) and " raised " in str(error):
-        return str(error).partition(" raised ")[2]
+        return WHERE.sub("", str(error).partition(" raised ")[2])
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 

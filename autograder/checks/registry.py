@@ -48,11 +48,15 @@ class Part:
       running statistics"``.
     - strict: any failed sub-check costs the whole part (a property that is right or wrong as a
       whole, e.g. "the model behaves the same at test time").
+    - provided: the part checks code that the release provides around the student's (a test-mode
+      branch or a ValueError of the skeleton), so it earns only when a part that is not
+      provided earns something: an unfinished unit scores 0.
     """
 
     weight: float
     protects: str
     strict: bool = False
+    provided: bool = False
 
     def __post_init__(self):
         if not self.weight > 0:
