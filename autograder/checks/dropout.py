@@ -35,11 +35,11 @@ FORWARD_PARTS = {
     "seeding": Part(1, "a 'seed' reseeds numpy's global RNG at the start of every call, in both modes; "
                        "without one, every call draws a fresh mask", strict=True),
     "float32": Part(1, "out keeps x's dtype (float32 stays float32) in both modes"),
-    "mode": Part(0.5, "a mode other than 'train' or 'test' raises ValueError"),
+    "mode": Part(0.5, "a mode other than 'train' or 'test' raises ValueError", provided=True),
 }
 BACKWARD_PARTS = {
     "train": Part(2, "train mode: dx = dout * the mask of the cache, seeded or not (float32 stays float32)"),
-    "test": Part(1, "test mode: dx = dout"),
+    "test": Part(1, "test mode: dx = dout", provided=True),
 }
 
 

@@ -117,7 +117,7 @@ def fc_net_normalization(student: Student, rng: np.random.Generator, context: Ch
     return tally.result()
 
 
-@register("fc_net_dropout")
+@register("fc_net_dropout", parts=DROPOUT_PARTS)
 def fc_net_dropout(student: Student, rng: np.random.Generator, context: CheckContext) -> CheckResult:
     """Seeded dropout at two depths: loss and gradients against the reference, then test-mode scores.
 

@@ -37,10 +37,10 @@ BN_FORWARD_PARTS = {
     "cache": Part(1.5, "the train-mode cache is (x_centered, std, x_hat, gamma), as the docstring specifies: "
                        "the backward passes read it", strict=True),
     "float32": Part(1, "float32 inputs: float32 out in both modes, running statistics created in x's dtype"),
-    "mode": Part(0.5, "a mode other than 'train' or 'test' raises ValueError"),
+    "mode": Part(0.5, "a mode other than 'train' or 'test' raises ValueError", provided=True),
 }
 BACKWARD_PARTS = {
-    "dx": Part(2, "dx from the cache of a train-mode forward (float32 stays float32)"),
+    "dx": Part(2, "dx from the reference forward's cache, as the docstrings specify it (float32 stays float32)"),
     "dgamma": Part(1, "dgamma, the batch sum of dout * x_hat"),
     "dbeta": Part(1, "dbeta, the batch sum of dout"),
 }

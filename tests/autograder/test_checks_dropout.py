@@ -16,7 +16,7 @@ from autograder.manifest import find_unit
 from autograder.nbgrader_bridge import in_process_student
 from dl import layers
 from tests.autograder.bug_tables import edit, grade
-from tests.autograder.test_checks_normalization import HIDDEN_SCALARS, LAYERS, SANDWICHES, source
+from tests.autograder.test_checks_normalization import HIDDEN_SCALARS, LAYERS, SANDWICHES, release_source, source
 
 NOTEBOOK = "Dropout"
 UNIT_OF = {"dropout_forward": "a1-dropout-dropout_forward", "dropout_backward": "a1-dropout-dropout_backward",
@@ -54,6 +54,13 @@ def test_the_seeded_reference_leaves_the_graders_global_rng_alone():
 
 def test_train_and_test_mode_weigh_the_same():
     assert FORWARD_PARTS["train"].weight == FORWARD_PARTS["test"].weight
+
+
+@pytest.mark.parametrize("name", ["dropout_forward", "dropout_backward"])
+def test_the_releases_unfinished_function_earns_nothing_from_its_provided_code(name):
+    """The skeleton's test mode of dropout_backward (dx = dout) and ValueError pass, yet earn only beside the student's own work."""
+    result = run(name, release_source(name))
+    assert result.score == 0 and result.message.startswith("passed 1 of"), result.message
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ charge where it needs a closer look, and the messages.
 reference sources of every layer, sandwich layer and the model (solution markers removed), then
 the source under test, which replaces the definition it redefines.
 """
+import ast
 import inspect
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +71,13 @@ def bug(name: str, old: str, new: str, count: int = 1) -> str:
     return text.replace(old, new)
 
 
+def release_source(name: str) -> str:
+    """The student's starting point: ``name`` as the release's dl/layers.py has it (solutions replaced by NotImplementedError)."""
+    text = (Path(__file__).resolve().parents[2] / "release" / "a1" / "dl" / "layers.py").read_text(encoding="utf-8")
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return ast.get_source_segment(text, node)
+
+
 def charged(sources: tuple[str, ...]) -> dict[str, float]:
     """Grade id -> score of every unit of BatchNormalization that loses points with ``sources``."""
     return {grade_id: outcome.score for grade_id, outcome in grade(NOTEBOOK, sources).items() if outcome.score < 1}
@@ -105,6 +114,16 @@ def test_batch_statistics_in_test_mode_lose_at_least_half_of_the_test_mode_weigh
 def test_a_net_using_batch_statistics_at_test_time_loses_at_least_half_of_fc_normalization():
     lost = charged((edit("dl.models.fc_net:FullyConnectedNet", ('bn_param["mode"] = mode', "pass")),))
     assert set(lost) == {"a1-bn-fc_normalization"} and lost["a1-bn-fc_normalization"] <= 0.5
+
+
+@pytest.mark.parametrize("name", ["batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
+                                  "layernorm_backward"])
+def test_the_releases_unfinished_function_earns_nothing_from_its_provided_code(name):
+    """batchnorm_forward's skeleton raises the documented ValueError itself: that part earns only beside the student's own work."""
+    stub = release_source(name)
+    assert "NotImplementedError" in stub
+    result = run(name, stub)
+    assert result.score == 0, result.message
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,6 +187,8 @@ def test_a_model_is_excused_only_for_the_failure_of_the_reference_model_on_the_s
     assert not models.excuses(error)  # the twin has not failed
     models.twin_failure = "TypeError: cannot unpack non-iterable NoneType object"
     assert models.excuses(error)
+    located = StudentError("model.loss raised TypeError: cannot unpack non-iterable NoneType object (line 9 of provided cell 30)")
+    assert models.excuses(located)  # the worker's note of where it was raised is not part of the failure
     assert not models.excuses(StudentError("model.loss raised TypeError: unsupported operand"))
     models.twin_failure = "NotImplementedError"
     assert not models.excuses(StudentError("model.loss raised NotImplementedError"))  # an unwritten model raises it too
