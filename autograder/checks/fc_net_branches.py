@@ -5,9 +5,11 @@
   shape (H_i,), none after the last affine), then the student's model holding parameters chosen
   here against the reference holding the same: loss and every gradient (reg != 0), a second
   train-mode call, and the test-mode scores after those calls (batchnorm: the running statistics).
-- ``fc_net_dropout`` (Dropout): with ``dropout_keep_ratio`` < 1 and a ``seed``, alone and after
-  batchnorm: loss and gradients against the reference with the same seed (both reseed numpy's
-  global RNG in every dropout layer), then the test-mode scores, which have no dropout.
+- ``fc_net_dropout`` (Dropout): with ``dropout_keep_ratio`` < 1 and a ``seed``, one and several
+  hidden layers: loss and gradients against the reference with the same seed (both reseed numpy's
+  global RNG in every dropout layer), then the test-mode scores, which have no dropout. Where the
+  student's dropout_forward ignores the seed, no model can predict its masks: the train-mode
+  comparison is skipped (that unit pays) and the message says so.
 
 The student's model runs the student's own layer functions, as in the notebook; it passes where
 it matches the reference model or the reference model run on those same functions
