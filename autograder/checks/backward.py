@@ -8,7 +8,7 @@ reference forward (every forward's docstring specifies its cache, so a student's
 rely on it), sends it with ``dout`` and compares what the student's backward returns with the
 reference's gradients (DESIGN.md, outputs only). The student's forward is never run: a bug in it
 costs the forward's unit, not the backward's (one bug, one charge), and the forward's own check
-holds its cache to the documented contract (:func:`cache_mismatch`). The cache travels by value,
+holds its cache to the documented contract (:func:`cache_mismatch`, or :func:`cache_failure` where the docstring names each item). The cache travels by value,
 so the call can be asked again (:func:`autograder.checks.registry.ask_again`); it is also stored
 in the worker under the handle ``cache``, for a check that calls another function on it.
 """
@@ -17,26 +17,35 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from types import ModuleType
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from autograder.checks.compare import Tally, as_float_array, describe_value, dtype_problem, keep_global_rng, mismatch
+from autograder.checks.registry import same_answer
 from autograder.student import Student, StudentError
 
 
-def reference_cache(reference: ModuleType, forward: str, args: tuple):
-    """The cache of ``reference.<forward>(*args)``, in the dtype of ``args`` (deep copies; numpy's global RNG kept)."""
+def reference_cache(reference: ModuleType, forward: str, args: tuple, global_seed: int | None = None):
+    """The cache of ``reference.<forward>(*args)``, in the dtype of ``args`` (deep copies; numpy's global RNG kept).
+
+    ``global_seed``: numpy's global RNG is seeded with it before the call, for a forward that draws
+    from it without a seed of its own (an unseeded dropout), so that its cache is reproducible.
+    """
     with keep_global_rng():
+        if global_seed is not None:
+            np.random.seed(global_seed)
         return getattr(reference, forward)(*copy.deepcopy(args))[1]
 
 
-def reference_gradients(reference: ModuleType, forward: str, backward: str, args: tuple, dout: np.ndarray) -> tuple[np.ndarray, ...]:
+def reference_gradients(reference: ModuleType, forward: str, backward: str, args: tuple, dout: np.ndarray,
+                        global_seed: int | None = None) -> tuple[np.ndarray, ...]:
     """The gradients of ``reference.<backward>`` for ``dout`` at ``args``, as a tuple.
 
     Float arrays are widened to float64 copies (the reference of a float32 check is exact), other
     arguments are deep-copied (a param dict the reference writes into stays the caller's), and
-    numpy's global RNG is left as it was.
+    numpy's global RNG is left as it was (seeded with ``global_seed`` for the forward if given,
+    as in :func:`reference_cache`).
     """
     def prepared(value):
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
@@ -44,6 +53,8 @@ def reference_gradients(reference: ModuleType, forward: str, backward: str, args
         return copy.deepcopy(value)
 
     with keep_global_rng():
+        if global_seed is not None:
+            np.random.seed(global_seed)
         cache = getattr(reference, forward)(*map(prepared, args))[1]
         gradients = getattr(reference, backward)(prepared(dout), cache)
     return gradients if isinstance(gradients, tuple) else (gradients,)
@@ -95,6 +106,39 @@ def _cache_difference(got, expected, where: str, tol: float) -> str | None:
     return mismatch(where, got, expected, tol)
 
 
+def cache_failure(forward: str, got, expected, names: Sequence[str], inputs: str, tol: float) -> str | None:
+    """None when ``got``, the cache the student's ``forward`` returned, is the one its docstring specifies; else why not.
+
+    ``expected`` is the reference forward's cache on the same inputs, a tuple whose items
+    ``names`` name (``("x_centered", "std", "x_hat", "gamma")``), or None (a cache the backward
+    never reads, e.g. batchnorm in test mode). The items are compared by position: arrays by
+    shape, dtype and value (within ``tol``, :func:`mismatch`), None as None, anything else
+    (a param dict) as equal plain values. The backward's unit is graded on the reference's cache,
+    so this is where a forward whose cache the backward cannot use loses points.
+    """
+    contract = f"({', '.join(names)})" if expected is not None else "None"
+    on = f" on {inputs}" if inputs else ""
+    if expected is None:
+        return None if got is None else f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies None here"
+    if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+        return f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies the tuple {contract}"
+    for index, (name, value, reference) in enumerate(zip(names, got, expected)):
+        what = f"cache[{index}] ({name})"
+        if isinstance(reference, np.ndarray) and value is None:
+            failure = f"{what} is None{on}; its docstring specifies an array of shape {reference.shape}"
+        elif isinstance(reference, np.ndarray):
+            failure = mismatch(what, value, reference, tol, inputs)
+            if failure is None and np.asarray(value).dtype != reference.dtype:
+                failure = f"{what} has dtype {np.asarray(value).dtype}{on}; its docstring specifies {reference.dtype}"
+        elif reference is None:
+            failure = None if value is None else f"{what} is {describe_value(value)}{on}; its docstring specifies None here"
+        else:
+            failure = None if same_answer(reference, value) else f"{what} is not the {name} passed to {forward}{on}"
+        if failure:
+            return f"{failure} (the cache must be {contract}, in this order: the backward pass reads it)"
+    return None
+
+
 def _argument(gradient: str) -> str | None:
     """The argument a gradient belongs to by the course's naming (``"dx"`` -> ``"x"``), for messages."""
     return gradient[1:] if gradient.startswith("d") and len(gradient) > 1 else None
@@ -117,6 +161,7 @@ def check_backward(
     bugs: Callable[[tuple[np.ndarray, ...]], dict[str, dict[str, np.ndarray]]] | None = None,
     parts: Mapping[str, str] | None = None,
     also: Callable[[np.ndarray, object], tuple[np.ndarray, ...] | None] | None = None,
+    global_seed: int | None = None,
 ) -> tuple[tuple, tuple[np.ndarray, ...]] | None:
     """Record in ``tally`` the sub-checks of the student's ``backward`` on one input, as one case of ``part``.
 
@@ -138,11 +183,13 @@ def check_backward(
     - tol: the tolerance of :func:`autograder.checks.compare.mismatch`.
     - banned: modules the student's calls may not use.
     - part: the part of ``tally`` the sub-checks count in.
+    - global_seed: seeds numpy's global RNG before each reference forward call
+      (:func:`reference_cache`), for a forward that draws from it without a seed of its own.
     - bugs: ``bugs(expected) -> {gradient name: {description: what that bug gives}}``, the known
       bugs to name in a failure message (:func:`mismatch`'s ``bugs``).
     - parts: gradient name (or ``"dtype"``, the float32 sub-check) -> the part of ``tally`` its
-      sub-check counts in, for checks that weigh the gradients separately; names not given
-      count in ``part``.
+      sub-check counts in, for checks that weigh the gradients separately; gradients not given
+      count in ``part``, the float32 sub-check with the first gradient.
     - also: ``also(dout, cache) -> gradients or None``, other gradients that count as right,
       asked for only when the student's differ from the reference's: the reference backward run
       on the student's own building blocks (a spatial batchnorm on the student's batchnorm), so
@@ -152,12 +199,13 @@ def check_backward(
     - ``(student's gradients, reference's gradients)``, both tuples in the order of
       ``gradients``, or None when the student's code failed.
     """
-    expected = reference_gradients(reference, forward, backward, args, dout)
+    expected = reference_gradients(reference, forward, backward, args, dout, global_seed)
     float32 = isinstance(args[0], np.ndarray) and args[0].dtype == np.float32
-    part_of = {name: (parts or {}).get(name, part) for name in (*gradients, "dtype")}
+    part_of = {name: (parts or {}).get(name, part) for name in gradients}
+    part_of["dtype"] = (parts or {}).get("dtype", part_of[gradients[0]])  # float32 counts with the first gradient
     sizes = Counter(part_of[name] for name in (*gradients, *["dtype"] * float32))
     with tally.case(sizes, f"{backward} on {inputs}"):
-        cache = reference_cache(reference, forward, args)
+        cache = reference_cache(reference, forward, args, global_seed)
         student.put("cache", cache)  # for a check that calls another function on the same cache
         got = student.call(backward, dout, cache, banned=banned)
         if len(gradients) == 1:

@@ -4,7 +4,8 @@ The grading rules every check follows (docs/authoring.md, "Writing a unit's chec
 
 - A check's sub-checks are grouped into named **parts** (:class:`Part`), each with a weight that
   reflects what it protects; a check's score is the weighted mean of its parts' scores, and a
-  part's score is the fraction of its sub-checks that passed (0 or 1 for a ``strict`` part).
+  part's score is the fraction of its sub-checks that passed (0 or 1 for a ``strict`` part; 0
+  for a ``provided`` part while no other part has a sub-check passed).
   The weights are written once, beside the check, in the ``parts=`` of its ``@register``.
 - Whether an output is right is decided by :func:`dl.gradcheck.rel_error_scaled`,
   ``max |got - expected| / max(1e-8, max |expected|)``, which does not fail a correct
@@ -19,12 +20,12 @@ The grading rules every check follows (docs/authoring.md, "Writing a unit's chec
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from autograder.checks.registry import CheckResult, Part, single_part
-from autograder.student import StudentError
+from autograder.student import Student, StudentError
 from dl.checking import shape_mismatch
 from dl.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
 from dl.gradcheck import rel_error, rel_error_scaled
@@ -74,18 +75,27 @@ class Tally:
         return False
 
     @contextmanager
-    def case(self, size: int | Mapping[str, int], description: str, part: str | None = None):
+    def case(self, size: int | Mapping[str, int], description: str, part: str | None = None,
+             parts: Sequence[str] | None = None):
         """A group of ``size`` sub-checks of ``part``; if the student's code fails inside, the rest fail with its message.
 
         Sub-checks added inside may name other parts; the ones left when the student's code fails
-        are charged to ``part``. ``size`` may instead map parts to their numbers of sub-checks in
-        the case (``{"out": 1, "cache": 1}``); then each part is charged its own sub-checks left.
+        are charged to ``part``. Two ways to charge each part its own: ``size`` may map parts to
+        their numbers of sub-checks in the case (``{"out": 1, "cache": 1}``), or ``parts`` give the
+        part of each of the ``size`` sub-checks in the order they are added.
         """
-        sizes = None
-        if isinstance(size, Mapping):
+        if parts is not None:
+            if len(parts) != size:
+                raise ValueError(f"case {description!r}: {len(parts)} parts for {size} sub-checks")
+            sizes: dict[str, int] | None = {}
+            for name in parts:
+                sizes[self._part(name)] = sizes.get(self._part(name), 0) + 1
+        elif isinstance(size, Mapping):
             sizes = {}
             for name, count in size.items():
                 sizes[self._part(name)] = sizes.get(self._part(name), 0) + count
+        else:
+            sizes = None
         part = None if sizes is not None else self._part(part)
         start, start_total = dict(self.recorded), self.total
         try:
@@ -107,9 +117,10 @@ class Tally:
     def score(self) -> tuple[float, float]:
         """``(score in [0, 1], total weight of the parts that recorded sub-checks)``."""
         weights = scores = 0.0
+        students_own = any(self.passed_by_part[name] for name, part in self.parts.items() if not part.provided)
         for name, part in self.parts.items():
             if self.recorded[name]:
-                fraction = self.passed_by_part[name] / self.recorded[name]
+                fraction = self.passed_by_part[name] / self.recorded[name] if students_own or not part.provided else 0.0
                 scores += part.weight * (float(fraction == 1.0) if part.strict else fraction)
                 weights += part.weight
         return (scores / weights if weights else 0.0), weights
@@ -140,6 +151,39 @@ def describe_shapes(**arrays) -> str:
     """``"x of shape (3, 4), w (4, 5)"`` for a message."""
     parts = [f"{name} {np.shape(value)}" for name, value in arrays.items()]
     return (parts[0].replace(" ", " of shape ", 1) + "".join(", " + p for p in parts[1:])) if parts else ""
+
+
+def describe_param(name: str, param: Mapping) -> str:
+    """``"bn_param in train mode with running_mean (4,), running_var (4,), its own momentum and eps"``, for a message.
+
+    A parameter dict as a student needs to know it: its mode, its arrays by shape, its other keys
+    by name only, so that a hidden scalar input (eps, momentum, keep probability, seed) is never
+    shown. An empty dict is ``"ln_param {}"``.
+    """
+    if not param:
+        return f"{name} {{}}"
+    mode = param.get("mode")
+    head = f"{name} in {mode} mode" if isinstance(mode, str) else name
+    arrays = [f"{key} {np.shape(value)}" for key, value in param.items() if isinstance(value, np.ndarray)]
+    scalars = [str(key) for key, value in param.items() if key != "mode" and not isinstance(value, np.ndarray)]
+    if scalars:
+        arrays.append("its own " + (scalars[0] if len(scalars) == 1 else ", ".join(scalars[:-1]) + " and " + scalars[-1]))
+    return f"{head} with {', '.join(arrays)}" if arrays else head
+
+
+def error_failure(student: Student, name: str, args: tuple, error: str, inputs: str, why: str) -> str | None:
+    """None when the student's ``name(*args)`` raises ``error`` (a documented error, e.g. ``"ValueError"``); else a message.
+
+    ``why`` says what the docstring promises (``"an unknown mode raises ValueError"``).
+    """
+    try:
+        student.call(name, *args, reply="none")
+    except StudentError as exc:
+        raised = str(exc).partition(" raised ")[2]
+        if raised == error or raised.startswith(f"{error}:"):
+            return None
+        return f"{exc}, on {inputs}; expected {error} ({why})"
+    return f"{name} returned without raising on {inputs}; expected {error} ({why})"
 
 
 def describe_value(value) -> str:

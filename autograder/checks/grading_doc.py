@@ -19,9 +19,10 @@ each check declares (`@register(..., parts=...)` in `autograder/checks/`); do no
 
 A unit's points are shared among its checks in proportion to their weights, and a check's among
 its parts: a part earns its share times the fraction of its hidden sub-checks that pass (all or
-nothing for a *strict* part). A deterministic check is asked some of its questions a second time,
-in another order; a changed answer scores the check 0. The rules every check follows are in
-docs/authoring.md, "Writing a unit's checks".
+nothing for a *strict* part; nothing for a *provided* part, which checks code the release
+provides, until another part earns something). A deterministic check is asked some of its
+questions a second time, in another order; a changed answer scores the check 0. The rules every
+check follows are in docs/authoring.md, "Writing a unit's checks".
 """
 
 
@@ -40,7 +41,7 @@ def grading_doc() -> str:
             for name in unit.checks:
                 for part_name, part in REGISTRY.parts[name].items():
                     share = unit.points * part.weight / unit_weight
-                    strict = " (strict)" if part.strict else ""
+                    strict = " (strict)" * part.strict + " (provided)" * part.provided
                     lines.append(f"| `{unit.grade_id}` | {unit.points:g} | `{name}` | {part_name}{strict} | "
                                  f"{part.weight:g} | {share:.2f} | {part.protects} |")
         lines.append("")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import types
 from pathlib import Path
@@ -29,6 +30,7 @@ from dl import layer_utils
 from dl.notebook_import import rebind
 
 MODEL = Handle("model")
+WHERE = re.compile(r" \(line \d+ of [^()]+\)$")  # the worker's note of where an exception was raised
 MAX_ARTIFACT_MB = 400  # a saved model's .npz, on disk and once loaded (a compressed .npz can be far larger in memory)
 MAX_PARAMETERS = 50_000_000
 
@@ -84,15 +86,14 @@ class ReferenceModels:
     names up in a namespace where each one calls the student's function in the worker
     (:func:`student_layer`); the two models see the same calls, so state such as running
     statistics evolves in both. When a student's layer raises or returns something unusable the
-    twin is dropped and only the reference counts; how it failed is kept (``twin_failure``): a
-    student's model that raises the same error fails because of those layers, not by itself
-    (:meth:`failed_alike`).
+    twin is dropped and only the reference counts; its failure is kept (:meth:`excuses`): the
+    student's model failing the same way is the layer's fault, charged to the layer's unit.
     """
 
     def __init__(self, reference, student: Student, layers: Sequence[str] = ()):
         self.reference = reference
         self.twin = None
-        self.twin_failure: str | None = None  # "ValueError: ..." of the twin's failure, once it failed
+        self.twin_failure: str | None = None  # "<exception type>: <message>" of the twin's failure
         if layers:
             namespace = {**vars(layer_utils), **vars(sys.modules[type(reference).__module__])}
             namespace.update({name: student_layer(student, name) for name in layers})
@@ -111,27 +112,29 @@ class ReferenceModels:
                     expected.append(self.twin.loss(*args))
                 except (StudentError, TypeError, ValueError, IndexError, KeyError) as exc:
                     self.twin = None  # the student's layers cannot stand in; their own units say why
-                    self.twin_failure = _raised(exc)
+                    self.twin_failure = _failure(exc)
         return expected
 
-    def failed_alike(self, error: StudentError) -> bool:
-        """Whether the student's model raised ``error`` as the twin did: the student's layers failed inside it.
+    def excuses(self, error: StudentError) -> bool:
+        """Whether the student's model raising ``error`` is what the twin did: the same exception, with the same message.
 
-        Such a call is the layers' failure, charged by their own units: the model behaves as the
-        reference model does on those layers. Compared by the exception's type and message (the
-        student's may end with the line of the cell that raised, which the twin's lacks when
-        reference code raised it). Never for NotImplementedError, which an unwritten model raises
-        as well as an unwritten layer.
+        The reference model run on the student's own layers failed that way, so the layers are at
+        fault (a forward whose cache its own backward cannot use): their units pay, the model's
+        does not. Never for NotImplementedError, which an unwritten model raises as well.
         """
-        failure = (self.twin_failure or "")[:200].rstrip()
-        return bool(failure) and not failure.startswith("NotImplementedError") and _raised(error).startswith(failure)
+        return (self.twin_failure is not None and not self.twin_failure.startswith("NotImplementedError")
+                and _failure(error) == self.twin_failure)
 
 
-def _raised(exc: Exception) -> str:
-    """``"ValueError: message"``: a StudentError's part after "<what> raised ", else the exception's type and message."""
-    if isinstance(exc, StudentError):
-        return str(exc).partition(" raised ")[2]
-    return f"{type(exc).__name__}: {exc}"
+def _failure(error: Exception) -> str:
+    """``"TypeError: <message>"`` of an exception raised here or, for a StudentError, in the student's code.
+
+    The worker's note of where in the notebook it was raised (``" (line 3 of cell 7 of your
+    notebook)"``) is left out: the twin's failure may come from the same code run here.
+    """
+    if isinstance(error, StudentError) and " raised " in str(error):
+        return WHERE.sub("", str(error).partition(" raised ")[2])
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def student_layer(student: Student, name: str):
@@ -162,16 +165,18 @@ def compare_train_step(tally: Tally, student: Student, reference: ReferenceModel
     ``grads[name]`` for each of ``names`` (1 + len(names) sub-checks, or 1, of ``part``).
 
     ``bugs(loss, grads) -> {"loss" or a name: {description: what that bug gives}}``: the known
-    bugs to name (:func:`mismatch`'s ``bugs``), given an expected loss and grads.
+    bugs to name (:func:`mismatch`'s ``bugs``), given an expected loss and grads. A student's model
+    that raises as the reference model on the student's layers did passes
+    (:meth:`ReferenceModels.excuses`); any other error propagates (a StudentError fails the case).
     """
+    expected = reference.loss(X, y)
     try:
         got = student.call_method(MODEL, "loss", X, y)
     except StudentError as exc:
-        reference.loss(X, y)
-        if not reference.failed_alike(exc):
+        if not reference.excuses(exc):
             raise
         for _ in range(1 + len(names) if gradients else 1):
-            tally.add(None, part)  # the student's layers fail inside the model: their units are charged
+            tally.add(None, part)
         return
     if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
         raise StudentError(f"loss(X, y) returned {describe_value(got)}; expected a tuple (loss, grads dict)")
@@ -184,20 +189,23 @@ def compare_train_step(tally: Tally, student: Student, reference: ReferenceModel
                          else mismatch(f"grads[{name!r}]", got[1][name], grads[name], tol, about, bugs=known.get(name)))
         return found
 
-    for failure in _best(failures(*expected) for expected in reference.loss(X, y)):
+    for failure in _best(failures(*values) for values in expected):
         tally.add(failure, part)
 
 
 def compare_scores(student: Student, reference: ReferenceModels, X, tol: float, what: str, about: str) -> str | None:
-    """``loss(X)`` (the scores, test mode) of the student's model against ``reference``: a failure or None."""
+    """``loss(X)`` (the scores, test mode) of the student's model against ``reference``: a failure or None.
+
+    Excused failures as in :func:`compare_train_step`.
+    """
+    expected = reference.loss(X)
     try:
         got = student.call_method(MODEL, "loss", X)
     except StudentError as exc:
-        reference.loss(X)
-        if reference.failed_alike(exc):
-            return None  # the student's layers fail inside the model: their units are charged
+        if reference.excuses(exc):
+            return None
         raise
-    return _best([mismatch(what, got, expected, tol, about)] for expected in reference.loss(X))[0]
+    return _best([mismatch(what, got, values, tol, about)] for values in expected)[0]
 
 
 def _best(candidates) -> list[str | None]:

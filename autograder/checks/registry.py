@@ -48,11 +48,15 @@ class Part:
       running statistics"``.
     - strict: any failed sub-check costs the whole part (a property that is right or wrong as a
       whole, e.g. "the model behaves the same at test time").
+    - provided: the part checks code that the release provides around the student's (a test-mode
+      branch or a ValueError of the skeleton), so it earns only when a part that is not
+      provided earns something: an unfinished unit scores 0.
     """
 
     weight: float
     protects: str
     strict: bool = False
+    provided: bool = False
 
     def __post_init__(self):
         if not self.weight > 0:
@@ -245,7 +249,8 @@ def run_checks(unit: Unit, student: Student | None, context: CheckContext, seed:
         if REGISTRY.deterministic[name]:
             changed = ask_again(student, recorded)
             if changed:
-                result = CheckResult("failed", 0.0, changed)
+                found = f"; before that, {result.message}" if result.score < 1 else ""
+                result = CheckResult("failed", 0.0, changed + found)
         results[name] = result
     if not results:
         return UnitOutcome(0.0, "failed", f"unit {unit.grade_id} has no checks", results)
@@ -285,7 +290,8 @@ def ask_again(student: Student, recorded: list[tuple[dict, object]]) -> str | No
         if not same_answer(first, again):
             return (f"{name} gave a different answer when asked the same question again later, after other calls; "
                     f"a function's answer must depend only on its inputs: look for state kept between calls "
-                    f"(a global, a mutable default argument, an attribute of the function)")
+                    f"(a global, a mutable default argument, an attribute of the function, or numpy's random state "
+                    f"read without the seed the inputs give)")
     return None
 
 

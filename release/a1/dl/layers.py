@@ -269,8 +269,8 @@ def dropout_forward(x: np.ndarray, dropout_param: dict):
 
     Returns a tuple of:
     - out: same shape and dtype as x; in test mode x itself.
-    - cache: ``(dropout_param, mask)``; mask has x's shape and dtype and holds 0 for a dropped
-      unit and 1 / p for a kept one (train mode), or is None (test mode).
+    - cache: ``(dropout_param, mask)``: the dict passed in, and a mask of x's shape and dtype
+      holding 0 for a dropped unit and 1 / p for a kept one (train mode), or None (test mode).
     """
     p, mode = dropout_param["p"], dropout_param["mode"]
     if "seed" in dropout_param:
