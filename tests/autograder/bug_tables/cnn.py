@@ -190,7 +190,7 @@ BUGS = [
         raise ValueError("the filters do not fit the padded input")
 ''', "")),), ("conv_forward_naive returned an output", "raise a ValueError when")),
     Variant(CONV_FORWARD, "the cache holds the padded input", (changed(CONV_FORWARD_STUDENT, (
-        "return out, (x, w, b, conv_param)", "return out, (padded, w, b, conv_param)")),), ("the cache[0] has shape", "(x, w, b, conv_param)")),
+        "return out, (x, w, b, conv_param)", "return out, (padded, w, b, conv_param)")),), ("cache[0] has shape", "(x, w, b, conv_param)")),
     Variant(CONV_FORWARD, "the work handed to dl.fast_layers (banned)", ('''
 def conv_forward_naive(x, w, b, conv_param):
     out, _ = conv_forward_fast(x, w, b, conv_param)
@@ -301,7 +301,7 @@ def conv_forward_naive(x, w, b, conv_param):
         raise ValueError(f"the number of channels ({C}) must be a multiple of the number of groups G={G}")
 ''', "")),), ("spatial_groupnorm_forward returned an output", "raise a ValueError when C is not a multiple of G")),
     Variant(SGN_FORWARD, "std of shape (N, G, 1, 1, 1) in the cache", (changed(GROUPNORM_FORWARD_STUDENT, (
-        "(x_hat, std.reshape(N, G, 1), gamma, G)", "(x_hat, std, gamma, G)")),), ("the cache[1] has shape",)),
+        "(x_hat, std.reshape(N, G, 1), gamma, G)", "(x_hat, std, gamma, G)")),), ("cache[1] has shape",)),
     Variant(SGN_FORWARD, "float32 widened to float64", (edit("dl.layers:spatial_groupnorm_forward", (
         "x_groups = x.reshape(N, G, -1)", "x_groups = x.reshape(N, G, -1).astype(np.float64)")),), ("out has dtype float64",)),
 
