@@ -30,7 +30,6 @@ from dl import layer_utils
 from dl.notebook_import import rebind
 
 MODEL = Handle("model")
-UNEXCUSED = ("NotImplementedError", "NameError")  # a layer unwritten or missing: the model is charged too
 WHERE = re.compile(r" \(line \d+ of [^()]+\)$")  # the worker's note of where an exception was raised
 MAX_ARTIFACT_MB = 400  # a saved model's .npz, on disk and once loaded (a compressed .npz can be far larger in memory)
 MAX_PARAMETERS = 50_000_000
@@ -121,10 +120,9 @@ class ReferenceModels:
 
         The reference model run on the student's own layers failed that way, so the layers are at
         fault (a forward whose cache its own backward cannot use): their units pay, the model's
-        does not. Never for an unwritten or missing layer (NotImplementedError, NameError): an
-        unwritten model raises the same, and a model whose layers never ran earns nothing.
+        does not. Never for NotImplementedError, which an unwritten model raises as well.
         """
-        return (self.twin_failure is not None and not self.twin_failure.startswith(UNEXCUSED)
+        return (self.twin_failure is not None and not self.twin_failure.startswith("NotImplementedError")
                 and _failure(error) == self.twin_failure)
 
 
