@@ -120,7 +120,8 @@ class ReferenceModels:
 
         The reference model run on the student's own layers failed that way, so the layers are at
         fault (a forward whose cache its own backward cannot use): their units pay, the model's
-        does not. Never for NotImplementedError, which an unwritten model raises as well.
+        does not (a deleted layer's NameError too: that layer's unit pays). Never for
+        NotImplementedError, which an unwritten model raises as well.
         """
         return (self.twin_failure is not None and not self.twin_failure.startswith("NotImplementedError")
                 and _failure(error) == self.twin_failure)

@@ -192,6 +192,8 @@ def test_a_model_is_excused_only_for_the_failure_of_the_reference_model_on_the_s
     assert not models.excuses(StudentError("model.loss raised TypeError: unsupported operand"))
     models.twin_failure = "NotImplementedError"
     assert not models.excuses(StudentError("model.loss raised NotImplementedError"))  # an unwritten model raises it too
+    models.twin_failure = "NameError: name 'relu_backward' is not defined"  # a deleted layer: charged to its own unit
+    assert models.excuses(StudentError("model.loss raised NameError: name 'relu_backward' is not defined"))
 
 
 def test_a_wrong_forward_costs_neither_backward():
