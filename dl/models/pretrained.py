@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -73,10 +74,16 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise ValueError(
-            f"{path}: refused, the file is not plain tensors: loading it would rebuild other objects "
-            f"(torch.load weights_only=True says: {str(exc).splitlines()[0]})"
-        ) from exc
+        # torch's message also suggests weights_only=False, which is exactly what must not be done,
+        # so only the name of the refused global (or the unpickler's complaint) is passed on
+        forbidden = re.search(r"\bGLOBAL (\S+)", str(exc))
+        if forbidden:
+            raise ValueError(
+                f"{path}: refused, the file is not plain tensors: loading it would call or rebuild "
+                f"{forbidden.group(1)}. A weights file must hold only tensors in plain containers."
+            ) from exc
+        detail = str(exc).partition("WeightsUnpickler error:")[2].strip().split("\n")[0] or "UnpicklingError"
+        raise ValueError(f"{path}: not a readable torch weights file ({detail})") from exc
     except Exception as exc:  # a damaged zip or pickle fails in many ways; all mean "unreadable"
         raise ValueError(f"{path}: not a readable torch weights file ({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, Mapping):
