@@ -151,6 +151,7 @@ def write_random_state(model: nn.Module, path: str | os.PathLike, seed: int = 0)
     os.close(fd)
     try:
         torch.save(random_state(model, seed), tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the published file should not be
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -178,6 +179,7 @@ def ensure_random_weights(name: str, model: nn.Module, root: str | os.PathLike |
         fd, tmp = tempfile.mkstemp(prefix=f".{FIXTURE_MARKER}.", dir=root)
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(note, indent=2) + "\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, marker)
     path = root / f"{name}-random.pth"
     if not path.exists():

@@ -135,6 +135,7 @@ def test_the_random_stand_in_is_marked_and_written_once(tmp_path):
     assert path == tmp_path / "fixtures" / "small-random.pth"
     assert (path.parent / FIXTURE_MARKER).is_file()
     assert sorted(p.name for p in path.parent.iterdir()) == [FIXTURE_MARKER, "small-random.pth"]
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in path.parent.iterdir())
     path.write_bytes(b"kept")  # an existing stand-in is reused, not rewritten
     assert ensure_random_weights("small", small_model(), root=tmp_path / "fixtures").read_bytes() == b"kept"
 
