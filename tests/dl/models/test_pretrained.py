@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,12 +133,17 @@ def test_load_weights_none_keeps_the_initialisation():
 
 def test_the_random_stand_in_is_marked_and_written_once(tmp_path):
     path = ensure_random_weights("small", small_model(), root=tmp_path / "fixtures")
-    assert path == tmp_path / "fixtures" / "small-random.pth"
+    assert path.parent == tmp_path / "fixtures" and re.fullmatch(r"small-random-[0-9a-f]{8}\.pth", path.name)
     assert (path.parent / FIXTURE_MARKER).is_file()
-    assert sorted(p.name for p in path.parent.iterdir()) == [FIXTURE_MARKER, "small-random.pth"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [FIXTURE_MARKER, path.name]
     assert all(p.stat().st_mode & 0o777 == 0o644 for p in path.parent.iterdir())
+    assert torch.equal(torch.load(path, weights_only=True)["5.weight"], random_state(small_model(), seed=0)["5.weight"])
     path.write_bytes(b"kept")  # an existing stand-in is reused, not rewritten
     assert ensure_random_weights("small", small_model(), root=tmp_path / "fixtures").read_bytes() == b"kept"
+    wider = nn.Sequential(nn.Conv2d(3, 6, 3), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(6, 5))
+    other = ensure_random_weights("small", wider, root=tmp_path / "fixtures")
+    assert other != path and load_published_state(other, wider) is wider
 
 
 def test_a_generated_file_is_refused_outside_smoke_mode_and_tests(tmp_path):
