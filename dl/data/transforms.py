@@ -111,13 +111,14 @@ def _happens(p: float, generator: torch.Generator | None) -> bool:
 
 
 class Transform:
-    """Base class: a callable image -> tensor whose ``repr`` lists its settings (not its generator)."""
+    """Base class: a callable image -> tensor whose ``repr`` lists its settings (not its generator
+    nor private attributes)."""
 
     def __call__(self, image: Image) -> torch.Tensor:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "generator")
+        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "generator" and not k.startswith("_"))
         return f"{type(self).__name__}({settings})"
 
 
@@ -167,6 +168,8 @@ class Normalize(Transform):
             raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
         if any(s == 0 for s in self.std):
             raise ValueError(f"std must be nonzero in every channel; got {self.std}")
+        self._mean = torch.tensor(self.mean).view(-1, 1, 1)  # made once: a loader normalises every image
+        self._std = torch.tensor(self.std).view(-1, 1, 1)
 
     def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
         if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
@@ -175,9 +178,9 @@ class Normalize(Transform):
         if tensor.ndim < 3 or tensor.shape[-3] != len(self.mean):
             raise ValueError(f"Normalize has {len(self.mean)} channels; the tensor has shape {tuple(tensor.shape)} "
                              f"(expected (..., {len(self.mean)}, H, W))")
-        mean = torch.tensor(self.mean, dtype=tensor.dtype, device=tensor.device).view(-1, 1, 1)
-        std = torch.tensor(self.std, dtype=tensor.dtype, device=tensor.device).view(-1, 1, 1)
-        return (tensor - mean) / std
+        mean = self._mean.to(tensor.device, tensor.dtype)  # the same tensor when already so: no copy
+        std = self._std.to(tensor.device, tensor.dtype)
+        return tensor.sub(mean).div_(std)
 
 
 # --------------------------------------------------------------------------------------------
