@@ -12,7 +12,11 @@ import importlib
 from dl.data.cifar10 import cifar10_defaults, get_cifar10_data, load_cifar10, load_cifar10_classes, read_cifar10
 from dl.data.download import ChecksumError, DownloadError, data_dir, download, download_command
 from dl.data.download.registry import REGISTRY, RemoteFile
-from dl.data.fixtures import ensure_cifar10_fixture, write_cifar10_archive, write_cifar10_fixture
+from dl.data.fixtures import (
+    ensure_cifar10_fixture, ensure_imagenet_val_fixture, write_cifar10_archive, write_cifar10_fixture,
+    write_imagenet_val_fixture,
+)
+from dl.data.imagenet import imagenet_class_names, load_imagenet_val
 from dl.data.photos import course_photos
 
 # name -> module that defines it, imported when the name is first used (PEP 562)
@@ -46,10 +50,14 @@ __all__ = [
     "download",
     "download_command",
     "ensure_cifar10_fixture",
+    "ensure_imagenet_val_fixture",
     "get_cifar10_data",
+    "imagenet_class_names",
     "load_cifar10",
     "load_cifar10_classes",
+    "load_imagenet_val",
     "read_cifar10",
     "write_cifar10_archive",
     "write_cifar10_fixture",
+    "write_imagenet_val_fixture",
 ]
