@@ -191,8 +191,8 @@ def _refuse_unpinned(path: Path, entry: RemoteFile) -> None:
     """Report the measured size and md5 of a file whose registry entry has none, and stop."""
     raise DownloadError(
         f"{entry.filename} is not pinned in the registry (dl/data/download/registry.py), so it cannot be "
-        f"verified: an archive is not extracted, and loaders do not read the parts of a file that need "
-        f"trust (pickles). Measured: {path.stat().st_size:,} bytes, md5 {file_md5(path)}, "
+        f"verified and is not trusted: an archive is not extracted, and loaders use nothing in it that needs "
+        f"trust. Measured: {path.stat().st_size:,} bytes, md5 {file_md5(path)}, "
         f"file {path}. A maintainer who has checked this file against its publisher should record "
         f"these values in the registry."
     )
