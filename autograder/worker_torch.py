@@ -313,16 +313,17 @@ def _check_output(out, upstream, what: str) -> None:
 def tensor_info(value, depth: int = 0):
     """What a stored value is, read through torch's own descriptors: for a tensor ``{"type", "dtype",
     "shape", "requires_grad", "is_leaf", "device"}``; for a module the same for each named parameter
-    (``"kind": "parameter"``) and buffer (``"kind": "buffer"``); lists, tuples and dicts item by
-    item; anything else ``{"type": its class name}``."""
+    (``"kind": "parameter"``) and buffer (``"kind": "buffer"``, ``"persistent"``: in the state dict);
+    lists, tuples and dicts item by item; anything else ``{"type": its class name}``."""
     if depth > 16:
         return {"type": "too deeply nested"}
     if isinstance(value, _Tensor):
         return {"type": type(value).__qualname__, "dtype": str(_dtype(value)).removeprefix("torch."), "shape": tuple(_shape(value)),
                 "requires_grad": _requires_grad(value), "is_leaf": _is_leaf(value), "device": str(_device(value))}
     if isinstance(value, _Module):
+        saved = state_of(value)
         found = {name: {**tensor_info(p), "kind": "parameter"} for name, p in named_parameters(value)}
-        found.update({name: {**tensor_info(b), "kind": "buffer"} for name, b in named_buffers(value)})
+        found.update({name: {**tensor_info(b), "kind": "buffer", "persistent": name in saved} for name, b in named_buffers(value)})
         return found
     if type(value) in (list, tuple):
         return type(value)(tensor_info(v, depth + 1) for v in value)
