@@ -435,3 +435,72 @@ def _sandboxed_grade(source: str, context: CheckContext, sandbox: str = "auto"):
         return grade(runner.student(), context)
     finally:
         runner.close()
+
+
+# --------------------------------------------------------------------------------------------
+# A batch: a module that allocates past the memory limit fails its unit only
+
+HOG = '''
+class Hog(nn.Module):
+    def forward(self, x):
+        return torch.ones(3 * 2**30, dtype=torch.uint8).sum().reshape(1, 1).float() * x[:, :1]
+'''
+NET = '''
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+'''
+
+
+@pytest.fixture
+def forward_shape_check():
+    """A check registered for this test: the unit's module built and run on (4, 3) inputs."""
+    from autograder.checks.registry import REGISTRY, CheckResult
+
+    def check(student, rng, context):
+        try:
+            handle = tm.build_student_module(student, context.unit.names[0])
+            out = tm.module_forward(student, handle, torch.from_numpy(rng.standard_normal((4, 3)).astype(np.float32)))
+        except StudentError as exc:
+            return CheckResult("failed", 0.0, str(exc))
+        return CheckResult.from_score(float(tuple(out.shape) == (4, 2)), f"output {tuple(out.shape)}")
+    REGISTRY.add("test_torch_forward_shape", check, ())
+    yield "test_torch_forward_shape"
+    for table in (REGISTRY._checks, REGISTRY.datasets, REGISTRY.parts, REGISTRY.deterministic):
+        table.pop("test_torch_forward_shape", None)
+
+
+def _notebook(cells: list[tuple[str, str, str | None]]):
+    import nbformat
+
+    from tests.autograder.notebooks import _cell
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["dl"] = {"assignment": "a1", "notebook": "Torchy", "generated_by": "tests"}
+    for role, source, unit in cells:
+        nbgrader = {"grade_id": unit or f"t-{role}", "solution": role == "unit", "grade": False, "locked": role != "unit"}
+        nb.cells.append(_cell("code", source, role, unit, nbgrader))
+    return nb
+
+
+def test_a_module_allocating_past_the_memory_limit_fails_its_unit_not_the_batch(tmp_path, forward_shape_check):
+    from autograder.grade import grade_submission
+    from tests.autograder import notebooks
+
+    units = [Unit("t-hog", 2, (forward_shape_check,), reference="tests.torchy:Hog"),
+             Unit("t-net", 3, (forward_shape_check,), reference="tests.torchy:Net")]
+    setup = "import torch\nimport torch.nn as nn\n"
+    release = _notebook([("setup", setup, None), ("unit", "class Hog(nn.Module):\n    pass\n", "t-hog"),
+                         ("unit", "class Net(nn.Module):\n    pass\n", "t-net")])
+    submission = _notebook([("setup", setup, None), ("unit", HOG, "t-hog"), ("unit", NET, "t-net")])
+    release_path = notebooks.write(release, tmp_path / "release" / "Torchy.ipynb")
+    path = notebooks.write(submission, tmp_path / "student" / "Torchy.ipynb")
+    options = GradingOptions(request_timeout=60.0, cell_timeout=60.0, unit_timeout=120.0, memory_mb=2048)
+    result = grade_submission(path, release_path, units, options=options)
+    by_id = {u.grade_id: u for u in result.units}
+    assert by_id["t-hog"].score == 0 and "can't allocate memory" in by_id["t-hog"].message, (by_id["t-hog"].message, result.instructor_log)
+    assert by_id["t-net"].score == 3, by_id["t-net"].message
