@@ -25,7 +25,7 @@ namespace: the setup cell imports it).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -200,7 +200,7 @@ def create_class_visualization(
     target_y: int, model: nn.Module, device, dtype=torch.float32, l2_reg: float = 1e-3,
     learning_rate: float = 25, num_iterations: int = 100, blur_every: int = 10, max_jitter: int = 16,
     show_every: int = 25, generator: torch.Generator | None = None,
-    callback: Callable[[torch.Tensor, int], None] | None = None, class_name: str | None = None, size: int = 224,
+    callback=None, class_name: str | None = None, size: int = 224,
 ):
     """An image that ``model`` scores highly for class ``target_y``, by regularised gradient ascent.
 
