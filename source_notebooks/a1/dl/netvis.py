@@ -26,7 +26,7 @@ namespace: the setup cell imports it).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -54,7 +54,7 @@ def compute_saliency_maps(X: torch.Tensor, y: torch.Tensor, model: nn.Module) ->
 
     Returns: saliency, tensor (N, H, W) of X's dtype.
     """
-    raise NotImplementedError("compute_saliency_maps is not included in this release of dl")
+    raise NotImplementedError("compute_saliency_maps is implemented in NetworkVisualization.ipynb (assignment a2)")
     return saliency
 
 
@@ -78,7 +78,7 @@ def make_fooling_image(X: torch.Tensor, target_y: int, model: nn.Module,
     """
     X_fooling = X.detach().clone().requires_grad_(True)
     learning_rate = 1
-    raise NotImplementedError("make_fooling_image is not included in this release of dl")
+    raise NotImplementedError("make_fooling_image is implemented in NetworkVisualization.ipynb (assignment a2)")
     return X_fooling.detach()
 
 
@@ -100,7 +100,7 @@ def class_visualization_update_step(img: torch.Tensor, model: nn.Module, target_
 
     Returns: nothing (``img`` is updated in place).
     """
-    raise NotImplementedError("class_visualization_update_step is not included in this release of dl")
+    raise NotImplementedError("class_visualization_update_step is implemented in NetworkVisualization.ipynb (assignment a2)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def create_class_visualization(
     target_y: int, model: nn.Module, device, dtype=torch.float32, l2_reg: float = 1e-3,
     learning_rate: float = 25, num_iterations: int = 100, blur_every: int = 10, max_jitter: int = 16,
     show_every: int = 25, generator: torch.Generator | None = None,
-    callback: Callable[[torch.Tensor, int], None] | None = None, class_name: str | None = None, size: int = 224,
+    callback=None, class_name: str | None = None, size: int = 224,
 ):
     """An image that ``model`` scores highly for class ``target_y``, by regularised gradient ascent.
 
