@@ -72,3 +72,12 @@ def test_a_model_that_stays_in_training_mode_is_charged_on_fooling():
     result = run("fooling_image", 0, lazy)
     assert result.score <= 0.75 and "model.eval()" in result.message
     assert np.isfinite(result.score)
+
+
+@pytest.mark.parametrize("check", list(UNIT_OF))
+def test_an_unfinished_unit_earns_nothing(check):
+    name = {"saliency_maps": "compute_saliency_maps", "fooling_image": "make_fooling_image",
+            "class_visualization_step": "class_visualization_update_step"}[check]
+    stub = f"def {name}(*args, **kwargs):\n    raise NotImplementedError('{name} is implemented in NetworkVisualization.ipynb')\n"
+    result = run(check, 0, stub)
+    assert result.score == 0.0 and "NotImplementedError" in result.message, result.message
