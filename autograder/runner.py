@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -40,6 +41,7 @@ log = logging.getLogger("autograder")
 FORGED = ("your code wrote to the grader's channel (an answer nobody asked for); "
           "the process running it was stopped")
 STDERR_TAIL = 4000
+TORCH_NAME = re.compile(r"\btorch\b")
 _warned_unsandboxed = False
 
 
@@ -268,8 +270,15 @@ class ProgramRunner:
                 self._note_failure("after loading the program")
 
     def _load(self) -> bool:
-        """Run every cell not skipped; False when one hung or killed the worker (it is then skipped)."""
+        """Run every cell not skipped; False when one hung or killed the worker (it is then skipped).
+
+        A program that uses torch first has the worker import its torch operations, so that they
+        are bound, and torch pinned to one thread, before any student code runs
+        (:mod:`autograder.worker_torch`).
+        """
         self.cell_errors = {label: self.cell_errors[label] for label in self.skipped}
+        if uses_torch(self.program):
+            self.worker.request({"op": "torch"}, self._remaining(self.options.start_timeout))
         for cell in self.program.cells:
             if cell.label in self.skipped:
                 continue
@@ -334,6 +343,11 @@ class ProgramRunner:
 
     def close(self) -> None:
         self.discard()
+
+
+def uses_torch(program: Program) -> bool:
+    """Whether any cell of ``program`` names torch (a torch notebook's setup cell imports it)."""
+    return any(TORCH_NAME.search(cell.source) for cell in program.cells)
 
 
 def _memory_limits(options: GradingOptions) -> tuple[int, int]:

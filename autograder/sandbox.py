@@ -85,7 +85,7 @@ KERNEL_VIEWS = ("/proc", "/sys")  # read-only under Landlock (other users' proce
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")  # read and written under Landlock
 FIRST_UID = 200_000  # the grader's private range of user ids for workers (when run as root)
 PYTHON = sys.executable  # the interpreter the probes try, as it was when the grader started
-STAGED = ("worker.py", "protocol.py", "launch.py", "landlock.py")  # the modules of autograder a worker may see
+STAGED = ("worker.py", "worker_torch.py", "protocol.py", "launch.py", "landlock.py")  # the modules of autograder a worker may see
 
 # The launcher's entry point (:mod:`autograder.launch`), run with ``-I -S -B`` as <stage>/launch.py
 # beside the staged code, so that nothing on the worker's path can change it.

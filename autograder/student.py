@@ -1,8 +1,10 @@
 """The student's program as the checks see it: calls that send inputs and get outputs back.
 
 A check never touches student objects. It asks :class:`Student` to call a function (or a
-stored object's method) with inputs it chose, and gets back plain values: numpy arrays, numbers,
-strings, None and lists/tuples/dicts of these. Objects that must stay with the student code (a
+stored object's method) with inputs it chose, and gets back plain values: numpy arrays, plain CPU
+torch tensors, numbers, strings, None and lists/tuples/dicts of these. For torch units it may
+also ask the worker's own torch code (:mod:`autograder.worker_torch`) to prepare a stored module,
+run its forward pass, or compute a vector-Jacobian product (:meth:`Student.vjp`). Objects that must stay with the student code (a
 forward pass's cache, a model) are kept under a :class:`~autograder.protocol.Handle` and passed
 back by name. The same requests go to a sandboxed worker process (:mod:`autograder.runner`) or,
 for ``nbgrader autograde``, to an in-process session (:mod:`autograder.nbgrader_bridge`).
@@ -114,6 +116,70 @@ class Student:
         """Drop every stored object."""
         self._send({"op": "forget"}, "forget")
 
+    # -- torch units (autograder.worker_torch; the helpers of autograder.checks.torch_modules wrap these)
+
+    def prepare_module(self, handle: Handle, dtype=None, state: dict | None = None, strict: bool = True,
+                       train: bool | None = None) -> dict:
+        """Convert the stored ``nn.Module`` to ``dtype``, load ``state`` (``strict``), set train/eval mode.
+
+        Returns ``{"missing": [...], "unexpected": [...]}`` for a non-strict load, else ``{}``.
+        """
+        request = {"op": "module", "target": {"handle": handle.name}, "strict": strict}
+        for key, value in (("dtype", dtype), ("state", state), ("train", train)):
+            if value is not None:
+                request[key] = value
+        return self._send(request, handle.name)
+
+    def module_state(self, handle: Handle) -> dict:
+        """The names and values (plain tensors) of a stored module's parameters and persistent buffers."""
+        return self._send({"op": "state", "target": {"handle": handle.name}}, handle.name)
+
+    def forward(self, target: str | Handle, *args, kwargs: dict | None = None, train: bool | None = None, grad: bool = False,
+                method: str | None = None, reply=ALL, label: str | None = None):
+        """Call a stored module (or a function by name) in ``train`` or eval mode, under ``torch.no_grad()`` unless ``grad``.
+
+        ``label`` names the call in messages (``"ThreeLayerConvNet(3, 8, 4, 10)"``); default: the handle or function name.
+        """
+        request = {**self._request(_target(target), method, args, kwargs, None, reply, None), "op": "forward", "grad": grad}
+        for key, value in (("train", train), ("label", label)):
+            if value is not None:
+                request[key] = value
+        return self._send(request, label or _what(target, method))
+
+    def vjp(self, target: str | Handle, args, upstream, wrt=("inputs",), inputs: list[int] | None = None,
+            kwargs: dict | None = None, train: bool | None = None, method: str | None = None, label: str | None = None) -> dict:
+        """The output of ``target(*args, **kwargs)`` and the gradients of ``sum(output * upstream)``.
+
+        ``target``: a function's name or a stored module's handle. ``wrt``: ``"inputs"`` (the
+        arguments at positions ``inputs``, default every floating tensor or list of them) and/or
+        ``"params"`` (the module's parameters). Computed by grader code in the worker
+        (:func:`autograder.worker_torch.vjp`); returns ``{"output": Tensor, "inputs": [gradient per
+        argument], "params": {name: gradient}}``. A lying output raises StudentError saying why.
+        ``label`` as for :meth:`forward`.
+        """
+        request = {**self._request(_target(target), method, args, kwargs, None, ALL, None), "op": "vjp",
+                   "upstream": upstream, "wrt": list(wrt)}
+        for key, value in (("inputs", None if inputs is None else list(inputs)), ("train", train), ("label", label)):
+            if value is not None:
+                request[key] = value
+        return self._send(request, label or _what(target, method))
+
+    def tensor_info(self, handle: Handle, reply=ALL):
+        """Type, dtype, shape, ``requires_grad``, ``is_leaf`` and device of the tensors in a stored value
+        (for a module: of each parameter and buffer, by name)."""
+        return self._send({"op": "tensor_info", "target": {"handle": handle.name}, "reply": reply}, handle.name)
+
+    def structure(self, handle: Handle) -> list[dict]:
+        """The submodules of a stored module in order: name, type (``torch.nn.modules.conv.Conv2d``), config, own parameters."""
+        return self._send({"op": "structure", "target": {"handle": handle.name}}, handle.name)
+
+    def optimizer_info(self, handle: Handle, module: Handle | None = None) -> dict:
+        """A stored optimizer's type, defaults and parameter groups (parameters named after the stored ``module``)."""
+        request = {"op": "optimizer_info", "target": {"handle": handle.name}}
+        if module is not None:
+            request["module"] = {"handle": module.name}
+        return self._send(request, handle.name)
+
     def _call(self, target: dict, method, args, kwargs, store, reply, banned=None):
         what = (target.get("name") or target.get("handle")) + (f".{method}" if method else "")
         return self._send(self._request(target, method, args, kwargs, store, reply, banned), what)
@@ -134,6 +200,14 @@ class Student:
             message = error.get("message")
             raise StudentError(f"{what} raised {error.get('type')}" + (f": {message}" if message else ""))
         raise StudentError(str(error.get("message")))
+
+
+def _target(target: str | Handle) -> dict:
+    return {"handle": target.name} if isinstance(target, Handle) else {"name": target}
+
+
+def _what(target: str | Handle, method: str | None) -> str:
+    return (target.name if isinstance(target, Handle) else target) + (f".{method}" if method else "")
 
 
 def _holds_handle(value) -> bool:

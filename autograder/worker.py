@@ -27,6 +27,29 @@ carry) or ``bad_request``):
   ``{"op": "get", "target": {"handle": h}, "reply": pick}``: reply with a stored object.
 - ``{"op": "forget"}``: drop every stored handle.
 
+torch units (:mod:`autograder.worker_torch`, grader code bound before student code runs):
+
+- ``{"op": "torch"}``: import the torch operations now and pin torch to one thread; the runner
+  sends it before the first cell of a program that uses torch. Replies with the thread count.
+- ``{"op": "module", "target", "dtype"?, "state"?, "strict"?, "train"?}``: convert a stored
+  ``nn.Module`` to a torch dtype, load a state dict (``nn.Module.load_state_dict``), set train or
+  eval mode (``nn.Module.train``); torch's methods, whatever the student's class overrides.
+- ``{"op": "state", "target"}``: the names and values of a stored module's parameters and
+  persistent buffers (its ``state_dict()``).
+- ``{"op": "forward", ... as call ..., "train"?, "grad"?}``: call a stored module (or a function),
+  in train or eval mode, under ``torch.no_grad()`` unless ``grad``.
+- ``{"op": "vjp", ... as call ..., "upstream", "wrt": ["inputs", "params"], "inputs"?, "train"?}``:
+  the output and the gradients of ``sum(output * upstream)`` with respect to the arguments at
+  positions ``inputs`` and/or the module's parameters, computed by ``torch.autograd.grad``. A
+  result that is not a plain tensor of the upstream's shape and dtype (another object, a tensor
+  subclass, a tensor with a backward hook) fails the request with kind ``result``.
+- ``{"op": "tensor_info", "target", "reply"?}``: dtype, shape, ``requires_grad``, ``is_leaf`` of the
+  tensors in a stored value (a module: of its parameters and buffers).
+- ``{"op": "structure", "target"}``: a stored module's submodules in order: type, configuration,
+  own parameters' shapes.
+- ``{"op": "optimizer_info", "target", "module"?}``: a stored optimizer's class, defaults and
+  parameter groups (hyper-parameters, and its parameters named after the stored ``module``).
+
 ``call`` and ``map`` may carry ``"banned": ["module", ...]``: while the student's code runs, a
 profile hook watches for calls into those modules (found by their source files, however the
 student imported them); a call into one fails the request with kind ``banned``. The naive
@@ -38,6 +61,7 @@ those. The in-process path of :mod:`autograder.nbgrader_bridge` uses the same :c
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
@@ -215,6 +239,59 @@ class Session:
         self.handles.clear()
         return {"ok": True}
 
+    # -- torch operations (autograder.worker_torch) ------------------------------------------
+
+    def _op_torch(self, request: dict) -> dict:
+        return {"ok": True, "value": _torch_ops().threads()}
+
+    def _op_module(self, request: dict) -> dict:
+        ops = _torch_ops()
+        module = self._target(request["target"])
+        with _refusals(ops):
+            found = ops.prepare_module(_run_student, module, _describe_target(request), dtype=request.get("dtype"),
+                                       loaded=request.get("state"), strict=bool(request.get("strict", True)),
+                                       train=request.get("train"))
+        return {"ok": True, "value": found}
+
+    def _op_state(self, request: dict) -> dict:
+        ops = _torch_ops()
+        with _refusals(ops):
+            return {"ok": True, "value": ops.state_of(ops.as_module(self._target(request["target"]), _describe_target(request)))}
+
+    def _op_forward(self, request: dict) -> dict:
+        ops = _torch_ops()
+        owner, fn = self._owner_and_callable(request)
+        with _refusals(ops):
+            result = ops.forward(_run_student, fn, list(request.get("args", [])), dict(request.get("kwargs", {})),
+                                 module=owner if isinstance(owner, ops._Module) else None, train=request.get("train"),
+                                 grad=bool(request.get("grad", False)))
+        return self._finish(request, result)
+
+    def _op_vjp(self, request: dict) -> dict:
+        ops = _torch_ops()
+        owner, fn = self._owner_and_callable(request)
+        with _refusals(ops):
+            value = ops.vjp(_run_student, fn, list(request.get("args", [])), dict(request.get("kwargs", {})), request["upstream"],
+                            _describe_target(request), wrt=request.get("wrt", ["inputs"]), inputs=request.get("inputs"),
+                            module=owner if isinstance(owner, ops._Module) else None, train=request.get("train"))
+        return {"ok": True, "value": value}
+
+    def _op_tensor_info(self, request: dict) -> dict:
+        ops = _torch_ops()
+        value = _pick(self._target(request["target"]), request.get("reply", "all"), _describe_target(request))
+        return {"ok": True, "value": ops.tensor_info(value)}
+
+    def _op_structure(self, request: dict) -> dict:
+        ops = _torch_ops()
+        with _refusals(ops):
+            return {"ok": True, "value": ops.structure(self._target(request["target"]), _describe_target(request))}
+
+    def _op_optimizer_info(self, request: dict) -> dict:
+        ops = _torch_ops()
+        module = self._target(request["module"]) if request.get("module") else None
+        with _refusals(ops):
+            return {"ok": True, "value": ops.optimizer_info(self._target(request["target"]), module)}
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _target(self, target: dict):
@@ -228,16 +305,46 @@ class Session:
         return self.namespace[name]
 
     def _callable(self, request: dict):
+        return self._owner_and_callable(request)[1]
+
+    def _owner_and_callable(self, request: dict):
+        """The request's target object and what to call: the object, or its ``method``."""
         obj = self._target(request["target"])
         if request.get("method") is not None:
-            return _run_student(getattr, obj, request["method"])
-        return obj
+            return obj, _run_student(getattr, obj, request["method"])
+        return obj, obj
 
     def _finish(self, request: dict, result) -> dict:
         what = _describe_target(request)
         for name, pick in request.get("store", {}).items():
             self.handles[name] = _pick(result, pick, what)
         return {"ok": True, "value": _pick(result, request.get("reply", "all"), what)}
+
+
+def _torch_ops():
+    """:mod:`autograder.worker_torch`, imported on first use (numpy assignments never import torch)."""
+    return importlib.import_module("autograder.worker_torch")
+
+
+class _refusals:
+    """Context manager: a :class:`autograder.worker_torch.Refused`, or any other error of the grader's
+    torch code on the student's objects, becomes a :class:`BadResult` (kind ``result``), never a
+    crash of the worker; the student's own exceptions pass through."""
+
+    def __init__(self, ops):
+        self.refused = ops.Refused
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or issubclass(exc_type, (StudentRaised, BadResult, BannedCall, BadRequest)) \
+                or not issubclass(exc_type, Exception):
+            return False
+        if issubclass(exc_type, self.refused):
+            raise BadResult(str(exc)) from None
+        # torch refused an object the student's code made (a tensor it cannot clone, a broken module)
+        raise BadResult(f"the grader could not use what your code returned: {type(exc).__name__}: {_safe_str(exc)}") from None
 
 
 class _watch_banned:
@@ -291,8 +398,12 @@ def _setitem(obj, key, value) -> None:
 
 
 def _describe_target(request) -> str:
+    """How messages name what a request called: its ``label`` (a check's words, e.g.
+    ``"ThreeLayerConvNet(3, 8, 4, 10)"``), else the function, handle or method name."""
     if not isinstance(request, dict):
         return "the call"
+    if isinstance(request.get("label"), str):
+        return _truncate(request["label"], 100)
     target = request.get("target") or {}
     name = target.get("name") or target.get("handle") or "the object"
     if request.get("method"):

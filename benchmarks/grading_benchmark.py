@@ -1,26 +1,30 @@
-"""Time ``dl-course grade`` on many a1 submissions and compare its throughput with ``nbgrader autograde``.
+"""Time ``dl-course grade`` on many submissions of an assignment and compare its throughput with ``nbgrader autograde``.
 
 Usage (from the repository root):
 
-    python benchmarks/grading_benchmark.py                      # 50 submissions, --jobs 2, nbgrader on 6
+    python benchmarks/grading_benchmark.py                      # a1: 50 submissions, --jobs 2, nbgrader on 6
+    python benchmarks/grading_benchmark.py --assignments a1 a2  # each in turn, then a1 beside a2
     python benchmarks/grading_benchmark.py --nbgrader-copies 10 # a longer, firmer nbgrader measurement
     python benchmarks/grading_benchmark.py --copies 10 --nbgrader-copies 2 --no-breakdown  # a quick look
     python benchmarks/grading_benchmark.py --keep out/grading-benchmark  # keep the course, copies, reports
 
-What it does, in a temporary folder (``--keep DIR`` uses DIR and leaves it there):
+What it does for each of ``--assignments`` (default a1), in a temporary folder (``--keep DIR``
+uses DIR and leaves it there):
 
 1. copies the course (``course/``, ``source_notebooks/``, ``nbgrader_config.py``) to a course root
-   of its own and releases a1 there (``dl-course release a1 --root ROOT``, which also creates the
+   of its own and releases the assignment there (``dl-course release <a> --root ROOT``, which also creates the
    nbgrader gradebook), so nothing in the checkout is written;
-2. writes the sample submissions (``dl-course samples a1 --execute``: the correct one runs as a
+2. writes the sample submissions (``dl-course samples <a> --execute``: the correct one runs as a
    student would and saves its trained models under ``artifacts/``; the buggy one gets a copy);
 3. makes ``--copies`` submission folders, alternately a copy of the correct and of the buggy
    sample (``correct-000``, ``buggy-001``, ...);
-4. grades all of them with ``dl-course grade a1 FOLDER... --out DIR --jobs N --fixture-data`` in a subprocess:
+4. grades all of them with ``dl-course grade <a> FOLDER... --out DIR --jobs N --fixture-data`` in a subprocess:
    throughput comes from the command's wall-clock time (interpreter start-up included), the
    seconds per submission from each ``results.json``'s ``execution_time`` (the time its
-   notebooks took to grade, measured while ``--jobs`` submissions share the machine);
-5. runs ``nbgrader autograde a1 --create --force`` on the first ``--nbgrader-copies`` of the same
+   notebooks took to grade, measured while ``--jobs`` submissions share the machine), and the
+   peak memory from the kernel's accounting of the command's processes (``wait4``: the largest
+   resident set of any one of them, the grader's or a worker's, which runs one submission);
+5. runs ``nbgrader autograde <a> --create --force`` on the first ``--nbgrader-copies`` of the same
    folders (put under ``ROOT/submitted/<student>/a1/``). nbgrader executes every notebook of a
    submission again, training cells included, one submission after the other, so it is measured
    on a few copies and extrapolated: its seconds per submission are read from its log (the time
@@ -38,8 +42,10 @@ shrinks nbgrader's work (it trains the models again) far more than ours (we only
 saved ones), so on the real data set the ratio would be larger.
 
 The issue's targets: under 10 s per a1 submission on 2 cores (checked on p95, the stricter; p50
-is printed too) and at least 10x nbgrader's throughput. Nothing is asserted: the script prints
-whether each target is met and exits 0 unless a step fails to run.
+is printed too) and at least 10x nbgrader's throughput. With several assignments, a last table
+puts them side by side: seconds per submission (p50, p95) and peak memory at the same ``--jobs``.
+Nothing is asserted: the script prints whether each target is met and exits 0 unless a step
+fails to run.
 """
 from __future__ import annotations
 
@@ -62,7 +68,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 
-ASSIGNMENT = "a1"
 KINDS = ("correct", "buggy")
 TARGET_SECONDS = 10.0
 TARGET_RATIO = 10.0
@@ -86,6 +91,7 @@ class Measurement:
     per_submission: dict[str, float]
     scores: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    peak_mb: float | None = None  # the largest resident set of one of its processes
 
     @property
     def per_minute(self) -> float:
@@ -116,52 +122,57 @@ def dl_course() -> list[str]:
 
 
 def run_logged(argv: list[str], log_path: Path, what: str, cwd: Path = REPO,
-               progress: Callable[[], str] | None = None) -> tuple[float, float]:
-    """Run ``argv`` in smoke mode with its output in ``log_path``; returns (wall seconds, end time.time()).
+               progress: Callable[[], str] | None = None) -> tuple[float, float, float]:
+    """Run ``argv`` in smoke mode with its output in ``log_path``; returns (wall seconds, end time.time(), peak MB).
 
-    Prints a line every ``POLL_SECONDS`` (with ``progress()`` when given). Raises BenchmarkError
-    with the log's tail when the command fails.
+    The peak is the largest resident set of the command or of any process it started and waited
+    for (``wait4``'s ``ru_maxrss``). Prints a line every ``POLL_SECONDS`` (with ``progress()``
+    when given). Raises BenchmarkError with the log's tail when the command fails.
     """
     say(f"[{what}] {' '.join(argv[:4])}{' ...' if len(argv) > 4 else ''}")
     started = time.perf_counter()
+    next_line = started + POLL_SECONDS
     with open(log_path, "w") as log:
         proc = subprocess.Popen(argv, cwd=cwd, env=smoke_env(), stdout=log, stderr=subprocess.STDOUT)
         while True:
-            try:
-                proc.wait(timeout=POLL_SECONDS)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
                 break
-            except subprocess.TimeoutExpired:
-                status = f": {progress()}" if progress else ""
-                say(f"[{what}] {time.perf_counter() - started:6.0f} s{status}")
+            time.sleep(0.2)
+            if time.perf_counter() >= next_line:
+                next_line += POLL_SECONDS
+                extra = f": {progress()}" if progress else ""
+                say(f"[{what}] {time.perf_counter() - started:6.0f} s{extra}")
     wall, ended = time.perf_counter() - started, time.time()
     if proc.returncode != 0:
         tail = log_path.read_text(errors="replace")[-3000:]
         raise BenchmarkError(f"{what} failed (exit status {proc.returncode}); end of {log_path}:\n{tail}")
     say(f"[{what}] done in {wall:.1f} s")
-    return wall, ended
+    return wall, ended, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
 # --------------------------------------------------------------------------------------------
 # Course, samples, copies
 
 
-def prepare_course(work: Path) -> Path:
-    """A course root of its own under ``work`` with a1 released (and nbgrader's gradebook created)."""
+def prepare_course(work: Path, assignment: str) -> Path:
+    """A course root of its own under ``work`` with ``assignment`` released (and nbgrader's gradebook created)."""
     root = work / "course-root"
     ignore = shutil.ignore_patterns("__pycache__", "artifacts")
     for name in ("course", "source_notebooks"):
         shutil.copytree(REPO / name, root / name, ignore=ignore)
     shutil.copy(REPO / "nbgrader_config.py", root)
-    run_logged([*dl_course(), "release", ASSIGNMENT, "--root", str(root)], work / "release.log", "release")
+    run_logged([*dl_course(), "release", assignment, "--root", str(root)], work / "release.log", "release")
     return root
 
 
-def make_samples(root: Path, work: Path) -> dict[str, Path]:
+def make_samples(root: Path, work: Path, assignment: str) -> dict[str, Path]:
     """The correct (executed, with its trained artifacts) and buggy sample submissions."""
     out = work / "samples"
-    run_logged([*dl_course(), "samples", ASSIGNMENT, "--out", str(out), "--execute", "--root", str(root)],
+    run_logged([*dl_course(), "samples", assignment, "--out", str(out), "--execute", "--root", str(root)],
                work / "samples.log", "samples (runs the correct notebooks)")
-    folders = {kind: out / ASSIGNMENT / kind for kind in KINDS}
+    folders = {kind: out / assignment / kind for kind in KINDS}
     for kind, folder in folders.items():
         if not (folder / "artifacts").is_dir():
             raise BenchmarkError(f"the {kind} sample has no artifacts/ ({folder}); its accuracy units would score 0")
@@ -183,14 +194,14 @@ def make_copies(samples: dict[str, Path], dest: Path, count: int) -> list[Path]:
 # dl-course grade
 
 
-def grade_ours(root: Path, folders: list[Path], out: Path, jobs: int, work: Path) -> Measurement:
+def grade_ours(root: Path, folders: list[Path], out: Path, jobs: int, work: Path, assignment: str) -> Measurement:
     """``dl-course grade`` on every folder in one command; seconds per submission from ``results.json``."""
     def finished() -> str:
         return f"{len(list(out.glob('*/results.json')))} of {len(folders)} results.json written"
 
-    argv = [*dl_course(), "grade", ASSIGNMENT, *map(str, folders), "--out", str(out), "--jobs", str(jobs), "--root", str(root),
+    argv = [*dl_course(), "grade", assignment, *map(str, folders), "--out", str(out), "--jobs", str(jobs), "--root", str(root),
             "--fixture-data"]
-    wall, _ = run_logged(argv, work / "dl-course-grade.log", f"dl-course grade --jobs {jobs}", progress=finished)
+    wall, _, peak = run_logged(argv, work / "dl-course-grade.log", f"dl-course grade --jobs {jobs}", progress=finished)
     times, scores, sandboxed = {}, {}, True
     for folder in folders:
         path = out / folder.name / "results.json"
@@ -200,33 +211,34 @@ def grade_ours(root: Path, folders: list[Path], out: Path, jobs: int, work: Path
         times[folder.name], scores[folder.name] = float(report["execution_time"]), float(report["score"])
         sandboxed = sandboxed and NO_SANDBOX not in report.get("output", "")
     notes = ["workers ran under bubblewrap" if sandboxed else "WARNING: workers ran WITHOUT the bubblewrap sandbox"]
-    return Measurement(f"dl-course grade --jobs {jobs}", len(folders), wall, times, scores, notes)
+    notes.append(f"peak memory {peak:,.0f} MB (the largest process: the grader, or a worker grading one submission)")
+    return Measurement(f"dl-course grade --jobs {jobs}", len(folders), wall, times, scores, notes, peak)
 
 
 # --------------------------------------------------------------------------------------------
 # nbgrader autograde
 
 
-def grade_nbgrader(root: Path, folders: list[Path], work: Path) -> Measurement:
+def grade_nbgrader(root: Path, folders: list[Path], work: Path, assignment: str) -> Measurement:
     """``nbgrader autograde`` (serial) on ``folders``; seconds per submission from its time-stamped log."""
     students = [folder.name for folder in folders]
     for folder in folders:
-        shutil.copytree(folder, root / "submitted" / folder.name / ASSIGNMENT)
+        shutil.copytree(folder, root / "submitted" / folder.name / assignment)
     log_path = work / "nbgrader-autograde.log"
 
     def started_students() -> str:
         seen = NBGRADER_STUDENT_LINE.findall(log_path.read_text(errors="replace"))
         return f"on submission {len(seen)} of {len(folders)}"
 
-    argv = [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create", "--force",
+    argv = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--create", "--force",
             f"--Application.log_format={NBGRADER_LOG_FORMAT}"]
     launched = time.time()
-    wall, ended = run_logged(argv, log_path, "nbgrader autograde", cwd=root, progress=started_students)
+    wall, ended, _ = run_logged(argv, log_path, "nbgrader autograde", cwd=root, progress=started_students)
     times = student_spans(log_path.read_text(errors="replace"), students, ended)
     first = min(float(stamp) for stamp, _ in NBGRADER_STUDENT_LINE.findall(log_path.read_text(errors="replace")))
     notes = [f"measured on {len(folders)} copies, one after the other (nbgrader autograde is serial)",
              f"{first - launched:.1f} s of start-up before its first submission (in its wall time)"]
-    return Measurement("nbgrader autograde", len(folders), wall, times, nbgrader_scores(root, students), notes)
+    return Measurement("nbgrader autograde", len(folders), wall, times, nbgrader_scores(root, students, assignment), notes)
 
 
 def student_spans(log_text: str, students: list[str], ended: float) -> dict[str, float]:
@@ -239,14 +251,14 @@ def student_spans(log_text: str, students: list[str], ended: float) -> dict[str,
     return {student: end - start for (start, student), end in zip(starts, ends)}
 
 
-def nbgrader_scores(root: Path, students: list[str]) -> dict[str, float]:
+def nbgrader_scores(root: Path, students: list[str], assignment: str) -> dict[str, float]:
     """Each student's total over the hidden-test cells (``*-tests``) in nbgrader's gradebook."""
     from nbgrader.api import Gradebook
 
     scores = {}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         for student in students:
-            submission = gradebook.find_submission(ASSIGNMENT, student)
+            submission = gradebook.find_submission(assignment, student)
             scores[student] = sum(grade.score for nb in submission.notebooks for grade in nb.grades
                                   if grade.name.endswith("-tests"))
     return scores
@@ -256,18 +268,18 @@ def nbgrader_scores(root: Path, students: list[str]) -> dict[str, float]:
 # Where the time goes
 
 
-def breakdown(root: Path, samples: dict[str, Path], work: Path, top: int = 10) -> None:
+def breakdown(root: Path, samples: dict[str, Path], work: Path, assignment: str, top: int = 10) -> None:
     """Grade one copy of each sample alone, in this process, and print per-notebook and per-unit times."""
     from course.grading.assignment import grade_assignment
     from course.manifest import load_manifest
 
-    notebooks = load_manifest(root).built_notebooks(ASSIGNMENT)
+    notebooks = load_manifest(root).built_notebooks(assignment)
     notebook_of = {unit.grade_id: nb.name for nb in notebooks for unit in nb.units}
     first_code_unit = {next((u.grade_id for u in nb.units if u.names), None) for nb in notebooks}
     for kind, folder in samples.items():
         copy = shutil.copytree(folder, work / "breakdown" / kind)
         started = time.perf_counter()
-        report = grade_assignment(root, ASSIGNMENT, [copy], work / "breakdown-grades" / kind, jobs=1, fixture_data=True)
+        report = grade_assignment(root, assignment, [copy], work / "breakdown-grades" / kind, jobs=1, fixture_data=True)
         wall = time.perf_counter() - started
         result = report.results[0]
         say(f"\n{kind}: {result.score:g} / {result.max_score:g}; graded alone in {result.wall_time:.2f} s "
@@ -330,7 +342,7 @@ def row(label: str, m: Measurement, scale_to: int | None = None) -> str:
             f"{m.percentile(50):>9.2f}{m.percentile(95):>9.2f}{max(m.per_submission.values()):>9.2f}")
 
 
-def print_report(ours: Measurement, theirs: Measurement | None, copies: int) -> None:
+def print_report(ours: Measurement, theirs: Measurement | None, copies: int, assignment: str) -> None:
     header = f"{'grader':<34}{'subs':>6}{'wall s':>10}{'subs/min':>10}{'wall/sub':>10}{'p50 s':>9}{'p95 s':>9}{'max s':>9}"
     say("\n" + header)
     say("-" * len(header))
@@ -346,7 +358,7 @@ def print_report(ours: Measurement, theirs: Measurement | None, copies: int) -> 
             say(f"{m.grader}: {note}")
 
     p50, p95 = ours.percentile(50), ours.percentile(95)
-    say(f"\ntarget: under {TARGET_SECONDS:g} s per a1 submission with --jobs 2 on 2 cores")
+    say(f"\ntarget: under {TARGET_SECONDS:g} s per {assignment} submission with --jobs 2 on 2 cores")
     say(f"  p95 {p95:.2f} s: {'met' if p95 < TARGET_SECONDS else 'NOT met'} (the target as checked)")
     say(f"  p50 {p50:.2f} s: {'met' if p50 < TARGET_SECONDS else 'NOT met'}")
     if theirs is None:
@@ -366,8 +378,35 @@ def print_report(ours: Measurement, theirs: Measurement | None, copies: int) -> 
         say(f"scores: nbgrader and dl-course grade agree on all {len(theirs.scores)} submissions ({totals}, ...)")
 
 
+def print_side_by_side(results: dict[str, Measurement]) -> None:
+    """Per-submission seconds and peak memory of each assignment, at the same --jobs."""
+    say(f"\n{'assignment':<12}{'subs':>6}{'p50 s':>9}{'p95 s':>9}{'peak MB':>10}   ({next(iter(results.values())).grader})")
+    for assignment, m in results.items():
+        say(f"{assignment:<12}{m.submissions:>6}{m.percentile(50):>9.2f}{m.percentile(95):>9.2f}{m.peak_mb or 0:>10,.0f}")
+    say("peak MB: the largest resident set of one process of the grading command (the grader, or a worker grading one submission)")
+
+
+def benchmark(assignment: str, args, work: Path) -> Measurement:
+    """Release, samples, copies and both graders for one assignment, under ``work``; prints its report."""
+    say(f"\n== {assignment}: dl-course grade --jobs {args.jobs} on {args.copies} copies (correct and buggy alternately), "
+        f"nbgrader autograde on the first {args.nbgrader_copies} ==")
+    work.mkdir(parents=True, exist_ok=True)
+    root = prepare_course(work, assignment)
+    samples = make_samples(root, work, assignment)
+    folders = make_copies(samples, work / "submissions", args.copies)
+    ours = grade_ours(root, folders, work / "grades", args.jobs, work, assignment)
+    theirs = grade_nbgrader(root, folders[:args.nbgrader_copies], work, assignment) if args.nbgrader_copies else None
+    print_report(ours, theirs, args.copies, assignment)
+    if not args.no_breakdown:
+        say("\nwhere the time goes: one copy of each sample graded alone (no other submission running)")
+        breakdown(root, samples, work, assignment)
+    return ours
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assignments", nargs="+", default=["a1"], metavar="A",
+                        help="assignments to benchmark, one after the other (default: a1)")
     parser.add_argument("--copies", type=int, default=50, help="submissions graded by dl-course grade (default 50)")
     parser.add_argument("--jobs", type=int, default=2, help="dl-course grade --jobs (default 2)")
     parser.add_argument("--nbgrader-copies", type=int, default=6,
@@ -382,20 +421,14 @@ def main(argv: list[str] | None = None) -> int:
 
     say(machine_summary())
     say("held-out data: the generated CIFAR-10 stand-in for both graders (DL_SMOKE=1, and --fixture-data for dl-course grade; offline)")
-    say(f"plan: dl-course grade --jobs {args.jobs} on {args.copies} copies (correct and buggy alternately), "
-        f"nbgrader autograde on the first {args.nbgrader_copies}\n")
     work = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="grading-benchmark-"))
     work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Measurement] = {}
     try:
-        root = prepare_course(work)
-        samples = make_samples(root, work)
-        folders = make_copies(samples, work / "submissions", args.copies)
-        ours = grade_ours(root, folders, work / "grades", args.jobs, work)
-        theirs = grade_nbgrader(root, folders[:args.nbgrader_copies], work) if args.nbgrader_copies else None
-        print_report(ours, theirs, args.copies)
-        if not args.no_breakdown:
-            say("\nwhere the time goes: one copy of each sample graded alone (no other submission running)")
-            breakdown(root, samples, work)
+        for assignment in args.assignments:
+            results[assignment] = benchmark(assignment, args, work / assignment)
+        if len(results) > 1:
+            print_side_by_side(results)
     except BenchmarkError as exc:
         print(f"grading benchmark: {exc}", file=sys.stderr)
         return 1

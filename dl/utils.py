@@ -39,10 +39,25 @@ def reset_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+def seeded_generator(seed: int):
+    """A CPU ``torch.Generator`` seeded with ``seed``, independent of the global RNG.
+
+    Give it to whatever draws random numbers that a check or a result must reproduce (a
+    ``SubsetRandomSampler``, ``torch.randn(..., generator=g)``), so that the numbers do not
+    depend on how many were drawn before (CURRICULUM §2.3, §11 items 3 and 7).
+    """
+    import torch
+
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
 def get_device(double: bool = False):
     """The best available torch device: CUDA, then Apple MPS, then CPU.
 
-    With ``double=True`` return CPU whenever the best device is MPS, which has no float64.
+    With ``double=True`` return CPU whenever the best device is MPS, which has no float64
+    (gradient checks run in float64, on the CPU: CURRICULUM §2.4).
     """
     import torch
 

@@ -16,9 +16,12 @@ The grading rules every check follows (docs/authoring.md, "Writing a unit's chec
   scalar input (eps, momentum, keep probability, reg, weight scale) or a reference value.
 - Where the student's output equals what a known bug produces, the message names the bug
   (``bugs=`` of :func:`mismatch`); a candidate that equals the right answer is never named.
+- torch tensors (from a torch unit's outputs, or a reference module's) are compared like arrays:
+  :func:`to_numpy` turns them into numpy arrays, floating dtypes as float64, here in the parent.
 """
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from typing import Callable, Mapping, Sequence
 
@@ -186,12 +189,32 @@ def error_failure(student: Student, name: str, args: tuple, error: str, inputs: 
     return f"{name} returned without raising on {inputs}; expected {error} ({why})"
 
 
+def is_tensor(value) -> bool:
+    """Whether ``value`` is a torch tensor (without importing torch where nothing has)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def to_numpy(value):
+    """A torch tensor as a numpy array (floating dtypes, bfloat16 included, as float64); anything else unchanged."""
+    if not is_tensor(value):
+        return value
+    import torch
+
+    tensor = torch.Tensor.cpu(torch.Tensor.detach(value))
+    if torch.Tensor.is_floating_point(tensor):
+        tensor = torch.Tensor.to(tensor, torch.float64)
+    return np.array(torch.Tensor.numpy(tensor.as_subclass(torch.Tensor)), copy=True)
+
+
 def describe_value(value) -> str:
     """``"a tuple of 2 items"``, ``"a ndarray of shape (3, 4)"``: what a student's function returned."""
     if isinstance(value, (tuple, list, dict)):
         return f"a {type(value).__name__} of {len(value)} items"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
+    if is_tensor(value):
+        return f"a tensor of shape {tuple(value.shape)}"
     name = type(value).__name__
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
@@ -204,7 +227,9 @@ def as_float_array(value, what: str, shape: tuple | None = None, like: str | Non
     """
     if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, dict, list, tuple)):
         raise StudentError(f"{what} is a {type(value).__name__}; expected a numeric array{f' of shape {shape}' if shape else ''}")
-    array = np.asarray(value)
+    if is_tensor(value) and value.is_complex():
+        raise StudentError(f"{what} has dtype {value.dtype}; expected a real numeric tensor")
+    array = np.asarray(to_numpy(value))
     if array.dtype.kind not in "biuf":
         raise StudentError(f"{what} has dtype {array.dtype}; expected a real numeric array")
     problem = None if shape is None else shape_mismatch(what, array.shape, shape, like)
@@ -215,6 +240,9 @@ def as_float_array(value, what: str, shape: tuple | None = None, like: str | Non
 
 def dtype_problem(value, dtype, what: str, inputs: str) -> str | None:
     """None when ``value`` has ``dtype``; else a message asking to keep the dtype of x."""
+    if is_tensor(value) or is_tensor(dtype) or type(dtype).__module__ == "torch":
+        got, wanted = (str(getattr(v, "dtype", v)).removeprefix("torch.") for v in (value, dtype))
+        return None if got == wanted else f"{what} has dtype {got} for {wanted} inputs ({inputs}); keep the dtype of x"
     got = np.asarray(value).dtype
     return None if got == dtype else f"{what} has dtype {got} for {np.dtype(dtype).name} inputs ({inputs}); keep the dtype of x"
 
@@ -234,7 +262,7 @@ def mismatch(what: str, got, expected, tol: float, inputs: str = "", like: str |
     equal to ``expected`` are ignored, so a correct output is never diagnosed.
     """
     on = f" on {inputs}" if inputs else ""
-    expected = np.asarray(expected, dtype=np.float64)
+    expected = np.asarray(to_numpy(expected), dtype=np.float64)
     try:
         array = as_float_array(got, what, expected.shape, like)
     except StudentError as exc:
@@ -260,11 +288,11 @@ def mismatch(what: str, got, expected, tol: float, inputs: str = "", like: str |
 def _diagnosis(got, expected: np.ndarray, tol: float, bugs: Mapping[str, object] | None) -> str:
     """``"; <description>"`` of the first known bug whose output ``got`` equals, or ``""``."""
     try:
-        array = np.asarray(got, dtype=np.float64)
+        array = np.asarray(to_numpy(got), dtype=np.float64)
     except (TypeError, ValueError):
         return ""
     for description, candidate in (bugs or {}).items():
-        candidate = np.asarray(candidate, dtype=np.float64)
+        candidate = np.asarray(to_numpy(candidate), dtype=np.float64)
         if candidate.shape == expected.shape and rel_error_scaled(candidate, expected) <= tol:
             continue  # this "bug" gives the right answer on these inputs
         if candidate.shape == array.shape and np.isfinite(candidate).all() and rel_error_scaled(array, candidate) <= tol:

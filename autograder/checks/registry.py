@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import sys
 import zlib
 from dataclasses import dataclass, field
 from functools import cache
@@ -296,7 +297,15 @@ def ask_again(student: Student, recorded: list[tuple[dict, object]]) -> str | No
 
 
 def same_answer(first, again) -> bool:
-    """Whether two answers agree: the same structure, shapes and dtypes, numbers equal to 1e-12 (nan equals nan)."""
+    """Whether two answers agree: the same structure, shapes and dtypes, numbers equal to 1e-12 (nan equals nan).
+
+    torch tensors compare as arrays of their dtype (a tensor never equals an array).
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and (isinstance(first, torch.Tensor) or isinstance(again, torch.Tensor)):
+        if not (isinstance(first, torch.Tensor) and isinstance(again, torch.Tensor)) or first.dtype != again.dtype:
+            return False
+        first, again = (t.detach().cpu().to(torch.float64 if t.is_floating_point() else t.dtype).numpy() for t in (first, again))
     if isinstance(first, np.ndarray) or isinstance(again, np.ndarray):
         if not (isinstance(first, np.ndarray) and isinstance(again, np.ndarray)):
             return False

@@ -300,3 +300,335 @@ def test_long_exception_messages_are_truncated():
     with pytest.raises(StudentError) as info:
         in_process_student(namespace).call("shout")
     assert len(str(info.value)) < 700 and "(truncated)" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# torch units: modules, forward passes and vector-Jacobian products by the worker's own code
+
+TORCH_PROGRAM = '''
+import os
+import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, d=3, h=4):
+        super().__init__()
+        self.fc = nn.Linear(d, h)
+        self.bn = nn.BatchNorm1d(h)
+
+    def forward(self, x):
+        return self.bn(torch.tanh(self.fc(x)))
+
+def scaled(x, ws):
+    return torch.tanh(x @ ws[0]) * ws[1]
+
+class Sub(torch.Tensor):
+    pass
+
+class Returns(Net):
+    """forward returns what ``kind`` says: a lie of some sort."""
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        if kind == "hooked parameter":
+            self.fc.weight.register_hook(lambda g: g * 0)
+
+    def forward(self, x):
+        y = super().forward(x)
+        if self.kind == "dict":
+            return {"scores": y}
+        if self.kind == "subclass":
+            return y.as_subclass(Sub)
+        if self.kind == "hooked output":
+            y.register_hook(lambda g: g * 0)
+        if self.kind == "hooked input":
+            x.register_hook(lambda g: g * 0)
+        if self.kind == "detached":
+            return y.detach()
+        if self.kind == "float32":
+            return y.float()
+        if self.kind == "wrong shape":
+            return y[:, :2]
+        return y
+
+class Frozen(Net):
+    def __init__(self):
+        super().__init__()
+        self.fc.weight.requires_grad_(False)
+
+def set_threads(n):
+    torch.set_num_threads(n)
+
+class Threads(nn.Module):
+    def forward(self, x):
+        return torch.full((1,), float(torch.get_num_threads()))
+
+class Hog(nn.Module):
+    """forward touches ``gib`` GiB."""
+    def __init__(self, gib):
+        super().__init__()
+        self.size = int(gib * 2**30)
+
+    def forward(self, x):
+        return torch.ones(self.size, dtype=torch.uint8).sum().reshape(1).float()
+
+def net_and_optimizer():
+    net = Net()
+    return net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+
+def torch_threads():
+    return torch.get_num_threads(), torch.get_num_interop_threads(), os.environ.get("OMP_NUM_THREADS")
+'''
+
+
+@pytest.fixture
+def torch_student():
+    import torch  # noqa: F401  (the kernel of nbgrader autograde has it imported)
+    namespace = {"__name__": "student_program"}
+    exec(compile(TORCH_PROGRAM, "<test program>", "exec"), namespace)
+    return in_process_student(namespace)
+
+
+def _reference_net(state, dtype):
+    """The reference of the program's ``Net`` (written here again), holding ``state``."""
+    import torch
+    from torch import nn
+
+    class Reference(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.bn = nn.Linear(3, 4), nn.BatchNorm1d(4)
+
+        def forward(self, x):
+            return self.bn(torch.tanh(self.fc(x)))
+
+    net = Reference().to(dtype)
+    net.load_state_dict(state)
+    return net
+
+
+def _random_state(student, handle, seed: int) -> dict:
+    """Values for every parameter and buffer of the stored module, chosen here (float64)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    state = {name: torch.randn(info["shape"], generator=generator, dtype=torch.float64) if info["dtype"] != "int64"
+             else torch.tensor(5) for name, info in student.tensor_info(handle).items()}
+    state["bn.running_var"] = state["bn.running_var"].abs() + 0.5
+    return state
+
+
+def test_a_module_is_built_loaded_and_run_in_train_and_eval_mode(torch_student):
+    import torch
+
+    torch_student.call("Net", kwargs={"d": 3, "h": 4}, store={"net": "all"}, reply="none")
+    net = Handle("net")
+    state = _random_state(torch_student, net, 1)
+    assert torch_student.prepare_module(net, dtype=torch.float64, state=state) == {}
+    x = torch.randn(6, 3, dtype=torch.float64)
+    for train in (False, True):
+        reference = _reference_net(state, torch.float64).train(train)
+        got = torch_student.forward(net, x, train=train)
+        expected = reference(x).detach()
+        assert type(got) is torch.Tensor and got.dtype == torch.float64 and torch.allclose(got, expected, atol=1e-12), train
+    eval_out, train_out = torch_student.forward(net, x, train=False), torch_student.forward(net, x, train=True)
+    assert (eval_out - train_out).abs().max() > 1e-3  # the batch norm tells the modes apart
+    missing = torch_student.prepare_module(net, state={"fc.weight": state["fc.weight"]}, strict=False)
+    assert "bn.running_mean" in missing["missing"] and missing["unexpected"] == []
+    with pytest.raises(StudentError, match="Missing key"):
+        torch_student.prepare_module(net, state={"fc.weight": state["fc.weight"]})
+
+
+def test_vjp_of_a_module_matches_autograd_on_the_reference(torch_student):
+    import torch
+
+    torch_student.call("Net", store={"net": "all"}, reply="none")
+    net = Handle("net")
+    torch_student.prepare_module(net, dtype=torch.float64)
+    state = _random_state(torch_student, net, 2)
+    torch_student.prepare_module(net, state=state)
+    x, upstream = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    for train in (False, True):
+        reference = _reference_net(state, torch.float64).train(train)
+        got = torch_student.vjp(net, (x,), upstream, wrt=("inputs", "params"), train=train)
+        xx = x.clone().requires_grad_(True)
+        out = reference(xx)
+        (out * upstream).sum().backward()
+        assert torch.allclose(got["output"], out.detach(), atol=1e-12)
+        assert torch.allclose(got["inputs"][0], xx.grad, atol=1e-12)
+        assert list(got["params"]) == [name for name, _ in reference.named_parameters()]
+        for name, p in reference.named_parameters():
+            assert torch.allclose(got["params"][name], p.grad, atol=1e-12), (train, name)
+    only_params = torch_student.vjp(net, (x,), upstream, wrt=("params",))
+    assert only_params["inputs"] == [] and set(only_params["params"]) == {"fc.weight", "fc.bias", "bn.weight", "bn.bias"}
+
+
+def test_vjp_of_a_function_differentiates_lists_of_tensors_and_chosen_arguments(torch_student):
+    import torch
+
+    torch.manual_seed(3)
+    x, w0, w1 = (torch.randn(*s, dtype=torch.float64) for s in ((4, 3), (3, 5), (5,)))
+    upstream = torch.randn(4, 5, dtype=torch.float64)
+    got = torch_student.vjp("scaled", (x, [w0, w1]), upstream)
+    leaves = [t.clone().requires_grad_(True) for t in (x, w0, w1)]
+    (torch.tanh(leaves[0] @ leaves[1]) * leaves[2] * upstream).sum().backward()
+    assert torch.allclose(got["inputs"][0], leaves[0].grad) and len(got["inputs"][1]) == 2
+    assert all(torch.allclose(g, leaf.grad) for g, leaf in zip(got["inputs"][1], leaves[1:]))
+    only_x = torch_student.vjp("scaled", (x, [w0, w1]), upstream, inputs=[0])
+    assert len(only_x["inputs"]) == 1 and torch.allclose(only_x["inputs"][0], leaves[0].grad)
+    with pytest.raises(StudentError, match="no parameters"):
+        torch_student.vjp("scaled", (x, [w0, w1]), upstream, wrt=("params",))
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("dict", "returned a dict; expected a tensor of shape (5, 4)"),
+    ("subclass", "a tensor of the subclass Sub; expected a tensor of shape (5, 4); return a plain torch.Tensor"),
+    ("hooked output", "returned a tensor with a backward hook"),
+    ("hooked input", "put a backward hook on argument 0"),
+    ("hooked parameter", "put a backward hook on fc.weight"),
+    ("detached", "does not depend on what it is differentiated"),
+    ("float32", "returned torch.float32 for torch.float64 inputs"),
+    ("wrong shape", "returned a tensor of shape (5, 2); expected (5, 4)"),
+])
+def test_a_lying_forward_is_a_student_error_with_a_clear_message(torch_student, kind, message):
+    import torch
+
+    torch_student.call("Returns", kind, store={"net": "all"}, reply="none")
+    torch_student.prepare_module(Handle("net"), dtype=torch.float64)
+    x, upstream = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    with pytest.raises(StudentError) as info:
+        torch_student.vjp(Handle("net"), (x,), upstream, wrt=("inputs", "params"), label="Returns(kind)")
+    assert message in str(info.value) and str(info.value).startswith("Returns(kind)")
+    torch_student.call("Net", store={"net": "all"}, reply="none")  # the session still serves
+    assert torch_student.vjp(Handle("net"), (x.float(),), upstream.float())["output"].shape == (5, 4)
+
+
+def test_frozen_parameters_and_non_modules_are_refused(torch_student):
+    import torch
+
+    torch_student.call("Frozen", store={"net": "all"}, reply="none")
+    x, upstream = torch.randn(5, 3), torch.randn(5, 4)
+    with pytest.raises(StudentError, match=r"parameters \['fc.weight'\] of net do not require grad"):
+        torch_student.vjp(Handle("net"), (x,), upstream, wrt=("params",))
+    torch_student.put("not_a_module", {"w": x})
+    with pytest.raises(StudentError, match="is a dict; expected a torch.nn.Module"):
+        torch_student.prepare_module(Handle("not_a_module"), train=False)
+    with pytest.raises(StudentError, match="expected a torch.optim.Optimizer"):
+        torch_student.optimizer_info(Handle("not_a_module"))
+
+
+def test_structure_tensor_info_and_optimizer_info(torch_student):
+    import torch
+
+    torch_student.call("Net", store={"net": "all"}, reply="none")
+    layers = torch_student.structure(Handle("net"))
+    assert [(layer["name"], layer["type"]) for layer in layers] == [
+        ("", "student_program.Net"), ("fc", "torch.nn.modules.linear.Linear"), ("bn", "torch.nn.modules.batchnorm.BatchNorm1d")]
+    assert layers[1]["config"] == {"in_features": 3, "out_features": 4} and layers[1]["parameters"] == {"weight": (4, 3), "bias": (4,)}
+    info = torch_student.tensor_info(Handle("net"))
+    assert info["fc.weight"] == {"type": "Parameter", "dtype": "float32", "shape": (4, 3), "requires_grad": True, "is_leaf": True,
+                                 "device": "cpu", "kind": "parameter"}
+    assert info["bn.running_mean"]["kind"] == "buffer" and not info["bn.running_mean"]["requires_grad"]
+    torch_student.put("pair", [torch.zeros(2, requires_grad=True), 3])
+    assert [i["requires_grad"] if "requires_grad" in i else i["type"] for i in torch_student.tensor_info(Handle("pair"))] == [False, "int"]
+    student = torch_student
+    student.call("Net", store={"other": "all"}, reply="none")
+    student.call("net_and_optimizer", store={"net": 0, "opt": 1}, reply="none")
+    found = student.optimizer_info(Handle("opt"), module=Handle("net"))
+    assert found["type"] == "torch.optim.sgd.SGD" and found["defaults"]["lr"] == 0.01
+    (group,) = found["groups"]
+    assert (group["lr"], group["momentum"], group["nesterov"]) == (0.01, 0.9, True)
+    assert group["params"] == ["fc.weight", "fc.bias", "bn.weight", "bn.bias"]
+    assert student.optimizer_info(Handle("opt"), module=Handle("other"))["groups"][0]["params"] == ["?"] * 4
+
+
+def test_torch_operations_are_bound_before_student_code_can_replace_torch(torch_student):
+    """Student code that replaces torch.autograd.grad, Tensor.requires_grad_ and Module.train after the
+    torch operations were imported changes nothing about the gradients the worker computes."""
+    import torch
+    import autograder.worker_torch  # noqa: F401  (the runner's {"op": "torch"} imports it before any cell)
+
+    saved = torch.autograd.grad, torch.Tensor.requires_grad_, torch.nn.Module.train
+    try:
+        torch.autograd.grad = lambda outputs, inputs, **kwargs: tuple(torch.zeros_like(t) for t in inputs)
+        torch.Tensor.requires_grad_ = lambda self, *a: self
+        torch.nn.Module.train = lambda self, mode=True: self
+        torch_student.call("Net", store={"net": "all"}, reply="none")
+        torch_student.prepare_module(Handle("net"), dtype=torch.float64)
+        state = _random_state(torch_student, Handle("net"), 4)
+        torch_student.prepare_module(Handle("net"), state=state, train=False)
+        x, upstream = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+        got = torch_student.vjp(Handle("net"), (x,), upstream, wrt=("inputs",), train=False)
+        assert got["inputs"][0].abs().max() > 0
+        assert torch_student.forward(Handle("net"), x, train=False).shape == (5, 4)
+    finally:
+        torch.autograd.grad, torch.Tensor.requires_grad_, torch.nn.Module.train = saved
+    reference = _reference_net(state, torch.float64).eval()
+    xx = x.clone().requires_grad_(True)
+    (reference(xx) * upstream).sum().backward()
+    assert torch.allclose(got["inputs"][0], xx.grad)
+
+
+def _torch_runner(options=GradingOptions(request_timeout=60.0, cell_timeout=60.0)) -> ProgramRunner:
+    cells = [ProgramCell("setup", "import torch\n", ("setup",)), ProgramCell("cell 1", TORCH_PROGRAM, ("u",))]
+    runner = ProgramRunner(Program(cells=cells), ["Net", "torch_threads"], options)
+    runner.ensure_loaded()
+    assert not runner.cell_errors, runner.cell_errors
+    return runner
+
+
+def test_the_worker_process_pins_torch_to_one_thread_and_serves_torch_requests():
+    import torch
+
+    runner = _torch_runner()
+    try:
+        student = runner.student()
+        assert student.call("torch_threads") == (1, 1, "1")
+        student.call("set_threads", 2)
+        student.call("Threads", store={"t": "all"}, reply="none")
+        assert student.forward(Handle("t"), torch.zeros(1)).item() == 1.0  # pinned again before the forward
+        student.call("Net", store={"net": "all"}, reply="none")
+        x, upstream = torch.randn(5, 3), torch.randn(5, 4)
+        got = student.vjp(Handle("net"), (x,), upstream, wrt=("inputs", "params"), train=True)
+        assert got["inputs"][0].shape == (5, 3) and got["params"]["fc.weight"].shape == (4, 3)
+        student.call("Returns", "subclass", store={"net": "all"}, reply="none")
+        with pytest.raises(StudentError, match="subclass Sub"):
+            student.vjp(Handle("net"), (x,), upstream)
+        assert runner.worker.alive
+    finally:
+        runner.close()
+
+
+def test_a_torch_allocation_over_the_address_space_limit_is_an_error_of_that_call():
+    import torch
+
+    runner = _torch_runner(GradingOptions(request_timeout=60.0, cell_timeout=60.0, memory_mb=2048))
+    try:
+        student = runner.student()
+        student.call("Hog", 3, store={"hog": "all"}, reply="none")
+        with pytest.raises(StudentError, match="hog raised RuntimeError: .*can't allocate memory"):
+            student.forward(Handle("hog"), torch.zeros(1))
+        assert runner.worker.alive
+        student.call("Net", store={"net": "all"}, reply="none")
+        assert student.forward(Handle("net"), torch.randn(5, 3)).shape == (5, 4)
+    finally:
+        runner.close()
+
+
+@pytest.mark.skipif(not __import__("autograder.cgroups", fromlist=["available"]).available()[0], reason="cgroups cannot be used here")
+def test_torch_memory_over_the_submission_limit_stops_the_worker_and_a_fresh_one_serves():
+    import torch
+
+    options = GradingOptions(request_timeout=60.0, cell_timeout=60.0, memory_mb=0, submission_memory_mb=1024)
+    runner = _torch_runner(options)
+    try:
+        student = runner.student()
+        student.call("Hog", 1.5, store={"hog": "all"}, reply="none")  # under no rlimit, over the cgroup's 1024 MB
+        with pytest.raises(WorkerFailure, match="out of memory: .*more than the 1024 MB"):
+            student.forward(Handle("hog"), torch.zeros(1))
+        runner.ensure_loaded()
+        student = runner.student()
+        student.call("Net", store={"net": "all"}, reply="none")
+        assert student.forward(Handle("net"), torch.randn(5, 3)).shape == (5, 4)
+    finally:
+        runner.close()

@@ -1,13 +1,14 @@
-"""A released notebook run as Colab runs it (issue #11): FullyConnectedNets, filled in with the
-reference (the ``correct`` sample), executed in smoke mode by a kernel that
+"""Released notebooks run as Colab runs them (issue #11): FullyConnectedNets (a1) and
+NetworkVisualization (a2, its explorers and image grid), filled in with the reference (the
+``correct`` sample), executed in smoke mode by a kernel that
 
 - starts in an empty folder standing for ``/content``, not in the assignment folder;
 - imports Colab's ``google.colab`` (the stub in ``google_colab_stub/``: mounting Drive copies the
-  filled-in release into ``<cwd>/drive/MyDrive/Colab Notebooks/dl-course/a1``);
+  filled-in release into ``<cwd>/drive/MyDrive/Colab Notebooks/dl-course/<assignment>``);
 - has Colab's ipywidgets 7.7.1 first on its path (``.venv/colab-widgets``, installed by run.sh from
   constraints-colab.txt).
 
-The notebook is executed once for the whole module; each test asserts one property.
+Each notebook is executed once for the whole module; each test asserts one property of each.
 """
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ from course.samples import make_samples
 REPO = Path(__file__).resolve().parents[2]
 WIDGETS = REPO / ".venv" / "colab-widgets"
 STUB = Path(__file__).resolve().parent / "google_colab_stub"
-NOTEBOOK = "FullyConnectedNets.ipynb"
-IN_DRIVE = Path("drive", "MyDrive", "Colab Notebooks", "dl-course", "a1")
+NOTEBOOKS = {"a1": "FullyConnectedNets.ipynb", "a2": "NetworkVisualization.ipynb"}  # assignment -> notebook
+LIVE_VIEWS = ("TrainingDashboard(", "Explorer(", "ImageGrid(")  # what makes a live view, or its static PNG
+
+
+def in_drive(assignment: str) -> Path:
+    return Path("drive", "MyDrive", "Colab Notebooks", "dl-course", assignment)
 
 # Run after the notebook, in the same kernel: what the assertions need to know about it.
 PROBE = """\
@@ -35,9 +40,11 @@ print(json.dumps({"dl": dl.__file__, "cwd": os.getcwd(), "path0": sys.path[0], "
 """
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """(the executed notebook, the probe's findings, the /content folder)."""
+@pytest.fixture(scope="module", params=list(NOTEBOOKS))
+def executed(request, tmp_path_factory):
+    """(the executed notebook, the probe's findings, the /content folder, the assignment)."""
+    assignment = request.param
+    notebook = NOTEBOOKS[assignment]
     if not (WIDGETS / "ipywidgets").is_dir():
         pytest.skip(f"{WIDGETS} is missing: Colab's ipywidgets 7 is installed there by ./run.sh "
                     "(pip install --no-deps --target .venv/colab-widgets -r constraints-colab.txt)")
@@ -45,12 +52,12 @@ def executed(tmp_path_factory):
     from nbclient import NotebookClient
 
     tmp = tmp_path_factory.mktemp("colab")
-    samples = make_samples(REPO / "source_notebooks" / "a1", REPO / "release" / "a1", tmp / "samples")
+    samples = make_samples(REPO / "source_notebooks" / assignment, REPO / "release" / assignment, tmp / "samples")
     uploaded = tmp / "uploaded"  # what the student put in their Drive: the filled-in release
-    shutil.copytree(samples["correct"], uploaded / IN_DRIVE.relative_to("drive/MyDrive"))
+    shutil.copytree(samples["correct"], uploaded / in_drive(assignment).relative_to("drive/MyDrive"))
     content = tmp / "content"
     content.mkdir()
-    nb = nbformat.read(samples["correct"] / NOTEBOOK, as_version=4)
+    nb = nbformat.read(samples["correct"] / notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     env = {"PYTHONPATH": os.pathsep.join([str(WIDGETS), str(STUB), os.environ.get("PYTHONPATH", "")]),
            "FAKE_DRIVE_CONTENT": str(uploaded), "DL_SMOKE": "1"}
@@ -65,9 +72,9 @@ def executed(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    nbformat.write(nb, tmp / NOTEBOOK)  # to look at when a test fails
+    nbformat.write(nb, tmp / notebook)  # to look at when a test fails
     probe = json.loads("".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream") or "{}")
-    return nb, probe, content
+    return nb, probe, content, assignment
 
 
 def trains_with_a_dashboard(cell) -> bool:
@@ -87,38 +94,38 @@ def errors(cells) -> list[str]:
 
 
 def test_the_notebook_runs_without_a_traceback_outside_the_dashboards(executed):
-    nb, _, _ = executed
+    nb, _, _, _ = executed
     assert errors(cell for cell in nb.cells if not trains_with_a_dashboard(cell)) == []
 
 
 def test_dl_is_imported_from_the_assignment_folder_in_drive(executed):
-    _, probe, content = executed
-    folder = content / IN_DRIVE
+    _, probe, content, assignment = executed
+    folder = content / in_drive(assignment)
     assert probe["mounted"] == [str(content / "drive")]  # once
     assert Path(probe["cwd"]) == folder and Path(probe["path0"]) == folder
     assert Path(probe["dl"]) == folder / "dl" / "__init__.py"
 
 
 def test_the_widget_manager_is_enabled_and_colab_s_ipywidgets_is_used(executed):
-    _, probe, _ = executed
+    _, probe, _, _ = executed
     assert probe["widget_manager"] == ["enable_custom_widget_manager"]
     assert probe["ipywidgets"] == "7.7.1"
 
 
 def test_the_first_cell_says_where_it_works(executed):
-    nb, _, content = executed
+    nb, _, content, assignment = executed
     setup = next(cell for cell in nb.cells if cell.cell_type == "code")
-    assert f"Working in {content / IN_DRIVE}" in "".join(o.get("text", "") for o in setup.outputs)
+    assert f"Working in {content / in_drive(assignment)}" in "".join(o.get("text", "") for o in setup.outputs)
 
 
-def test_every_dashboard_shows_its_curves_without_a_traceback(executed):
-    """Each cell that trains with a dashboard does so without a traceback, and each cell that makes one
-    shows it, live (a widget view) or as a static PNG."""
-    nb, _, _ = executed
+def test_every_live_view_shows_without_a_traceback(executed):
+    """Each cell that trains with a dashboard does so without a traceback, and each cell that makes a
+    dashboard, an explorer or an image grid shows it, live (a widget view) or as a static PNG."""
+    nb, _, _, assignment = executed
     training = [cell for cell in nb.cells if trains_with_a_dashboard(cell)]
-    assert training
+    assert training or assignment != "a1"
     assert errors(training) == []
-    made = [cell for cell in training if "TrainingDashboard(" in cell.source]
+    made = [cell for cell in nb.cells if cell.cell_type == "code" and any(view in cell.source for view in LIVE_VIEWS)]
     shown = [any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) or "image/png" in o.get("data", {})
                  for o in cell.outputs) for cell in made]
     assert made and all(shown), [cell.source.splitlines()[0] for cell, ok in zip(made, shown) if not ok]

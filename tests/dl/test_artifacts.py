@@ -1,11 +1,14 @@
-"""Pickle-free artifacts: round trip, atomic writes, clear errors."""
+"""Pickle-free artifacts (numpy .npz and torch .safetensors models): round trip, atomic writes, size checks, clear errors."""
 import json
 import os
+import pickle
 import stat
+import struct
 import zipfile
 
 import numpy as np
 import pytest
+import torch
 
 from dl import artifacts
 from dl.models.cnn import ThreeLayerConvNet, save_conv_net
@@ -133,3 +136,191 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         artifacts._atomic_write(tmp_path / "x.npz", fail)
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# torch models: .safetensors + .json
+
+
+class _Tied(torch.nn.Module):
+    """Two names for one weight (as a language model ties its embedding and output layers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Linear(3, 3, bias=False)
+        self.out = torch.nn.Linear(3, 3, bias=False)
+        self.out.weight = self.embed.weight
+        self.bn = torch.nn.BatchNorm1d(3)
+
+
+def _model(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(16, 2))
+
+
+def test_torch_model_round_trip(tmp_path):
+    model = _model()
+    model(torch.randn(2, 3, 4, 4))  # running statistics move away from their initial values
+    path = artifacts.save_torch_model(model, "net", constructor={"width": 4}, log={"val_acc": [0.5, 0.6]}, directory=tmp_path)
+    assert path == tmp_path / "net.safetensors"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.safetensors"]
+    state, description = artifacts.load_torch_model("net", tmp_path, max_bytes=2**20)
+    expected = model.state_dict()
+    assert sorted(state) == sorted(expected)
+    for key, value in expected.items():
+        assert type(state[key]) is torch.Tensor and state[key].dtype == value.dtype and torch.equal(state[key], value), key
+    assert description["constructor"] == {"width": 4} and description["log"] == {"val_acc": [0.5, 0.6]}
+    assert description["version"] == artifacts.TORCH_FORMAT_VERSION
+    fresh = _model(seed=1)
+    fresh.load_state_dict(state, strict=True)
+    x = torch.randn(2, 3, 4, 4)
+    assert torch.equal(fresh.eval()(x), model.eval()(x))
+
+
+def test_a_state_dict_with_tied_weights_and_parameters_saves_plain_copies(tmp_path):
+    model = _Tied()
+    artifacts.save_torch_model(model, "tied", directory=tmp_path)
+    state = artifacts.load_torch_state(tmp_path / "tied.safetensors", max_bytes=2**20)
+    assert torch.equal(state["embed.weight"], state["out.weight"])
+    _Tied().load_state_dict(state, strict=True)
+    artifacts.save_torch_model({"w": torch.nn.Parameter(torch.ones(2))}, "param", directory=tmp_path)
+    assert type(artifacts.load_torch_state(tmp_path / "param.safetensors")["w"]) is torch.Tensor
+
+
+@pytest.mark.parametrize("model, log, error", [
+    ({"w": np.ones(2)}, None, TypeError),
+    ({3: torch.ones(2)}, None, TypeError),
+    ([torch.ones(2)], None, TypeError),
+    ({"w": torch.ones(2)}, {"val_acc": [0.1], "loss": [1.0, 0.5]}, ValueError),
+    ({"w": torch.ones(2)}, {"val_acc": 0.5}, ValueError),
+    ({"w": torch.ones(2)}, {"f": [print]}, TypeError),
+])
+def test_a_bad_model_or_log_writes_nothing(tmp_path, model, log, error):
+    with pytest.raises(error):
+        artifacts.save_torch_model(model, "bad", log=log, directory=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_logged_epochs_counts_the_entries_of_the_lists():
+    assert artifacts.logged_epochs({"val_acc": [0.1, 0.2, 0.3], "loss": [3, 2, 1]}) == 3
+    assert artifacts.logged_epochs({}) == 0
+    with pytest.raises(ValueError, match="one entry per epoch"):
+        artifacts.logged_epochs({"val_acc": [0.1], "loss": []})
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077], ids=oct)
+def test_torch_models_get_the_mode_the_umask_allows(tmp_path, umask, mask):
+    umask(mask)
+    artifacts.save_torch_model(_model(), "net", directory=tmp_path)
+    for name in ("net.safetensors", "net.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name
+
+
+def test_torch_state_bytes_reads_the_header_only(tmp_path):
+    artifacts.save_torch_model({"a": torch.ones(3, 4), "b": torch.zeros(5, dtype=torch.int64)}, "m", directory=tmp_path)
+    assert artifacts.torch_state_bytes(tmp_path / "m.safetensors") == 12 * 4 + 5 * 8
+    torch.save({"a": torch.ones(1000)}, tmp_path / "m.pt")
+    assert 4000 <= artifacts.torch_state_bytes(tmp_path / "m.pt") < 4000 + 4096
+
+
+def _safetensors_file(path, header: dict, data: bytes = b"", length: int | None = None) -> None:
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text) if length is None else length) + text + data)
+
+
+@pytest.mark.parametrize("header, data, length, match", [
+    ({"w": {"dtype": "F32", "shape": [10**9], "data_offsets": [0, 4 * 10**9]}}, bytes(16), None, "holds 16"),
+    ({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 8]}}, bytes(8), None, "does not fill"),
+    ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "v": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}},
+     bytes(12), None, "overlap"),
+    ({"w": {"dtype": "O", "shape": [2], "data_offsets": [0, 8]}}, bytes(8), None, "supported dtype"),
+    ({"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}, bytes(8), None, "supported dtype"),
+    ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, bytes(8), 2**40, "header length"),
+    ([1, 2], b"", None, "not a JSON object"),
+])
+def test_inconsistent_safetensors_headers_are_refused_before_loading(tmp_path, header, data, length, match):
+    path = tmp_path / "m.safetensors"
+    _safetensors_file(path, header, data, length)
+    with pytest.raises(ValueError, match=match):
+        artifacts.torch_state_bytes(path)
+    with pytest.raises(ValueError, match=match):
+        artifacts.load_torch_state(path, max_bytes=2**30)
+
+
+class _Marker:
+    """Unpickling it writes a file: proof that a loader ran a pickle."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt", ".pth"])
+def test_a_pickle_is_refused_without_being_unpickled(tmp_path, suffix):
+    marker = tmp_path / "ran"
+    path = tmp_path / f"evil{suffix}"
+    path.write_bytes(pickle.dumps({"w": _Marker(marker)}))
+    with pytest.raises(ValueError, match="not a safetensors file|zip format"):
+        artifacts.load_torch_state(path, max_bytes=2**20)
+    assert not marker.exists()
+
+
+def test_a_torch_save_zip_with_code_in_its_pickle_is_refused_by_the_weights_only_loader(tmp_path):
+    marker = tmp_path / "ran"
+    torch.save({"w": _Marker(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="weights_only"):
+        artifacts.load_torch_state(tmp_path / "evil.pt", max_bytes=2**20)
+    assert not marker.exists()
+    torch.load(tmp_path / "evil.pt", weights_only=False)  # the file is hostile: a full unpickler runs its code
+    assert marker.exists()
+
+
+def test_a_legacy_torch_save_file_is_refused(tmp_path):
+    torch.save({"w": torch.ones(2)}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match="zip format"):
+        artifacts.load_torch_state(tmp_path / "old.pt", max_bytes=2**20)
+
+
+def test_a_pt_file_must_hold_a_state_dict_of_tensors(tmp_path):
+    torch.save({"w": torch.nn.Parameter(torch.ones(2)), "b": torch.zeros(1)}, tmp_path / "ok.pt")
+    state = artifacts.load_torch_state(tmp_path / "ok.pt", max_bytes=2**20)
+    assert {k: type(v) for k, v in state.items()} == {"w": torch.Tensor, "b": torch.Tensor}
+    torch.save({"w": torch.ones(2), "epochs": 3}, tmp_path / "mixed.pt")
+    with pytest.raises(ValueError, match="maps 'epochs' to a int"):
+        artifacts.load_torch_state(tmp_path / "mixed.pt", max_bytes=2**20)
+    torch.save([torch.ones(2)], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="holds a list"):
+        artifacts.load_torch_state(tmp_path / "list.pt", max_bytes=2**20)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_weights_over_max_bytes_are_refused_before_they_are_read(tmp_path, monkeypatch, suffix):
+    state = {"w": torch.ones(256, 256)}  # 256 KiB
+    if suffix == ".pt":
+        torch.save(state, tmp_path / "big.pt")
+    else:
+        artifacts.save_torch_model(state, "big", directory=tmp_path)
+    monkeypatch.setattr(artifacts.Path, "read_bytes", lambda self: pytest.fail("read before the size check"))
+    with pytest.raises(ValueError, match="over the 0.1 MiB limit"):
+        artifacts.load_torch_state(tmp_path / f"big{suffix}", max_bytes=100 * 2**10)
+
+
+def test_load_torch_model_finds_the_weights_and_checks_the_description(tmp_path):
+    with pytest.raises(FileNotFoundError, match="net.safetensors is missing"):
+        artifacts.load_torch_model("net", tmp_path)
+    torch.save({"w": torch.ones(2)}, tmp_path / "net.pt")
+    with pytest.raises(FileNotFoundError, match="net.json is missing"):
+        artifacts.load_torch_model("net", tmp_path)
+    description = {"format": artifacts.TORCH_FORMAT, "version": 1, "constructor": {}, "log": {"val_acc": [0.7]}}
+    (tmp_path / "net.json").write_text(json.dumps(description))
+    state, found = artifacts.load_torch_model("net", tmp_path, max_bytes=2**20)  # a .pt works as well
+    assert list(state) == ["w"] and found["log"] == {"val_acc": [0.7]}
+    for wrong in ({**description, "format": "other"}, {**description, "version": 2}, {**description, "log": [1]}, [1]):
+        (tmp_path / "net.json").write_text(json.dumps(wrong))
+        with pytest.raises(ValueError, match="description|version"):
+            artifacts.load_torch_model("net", tmp_path)
+    (tmp_path / "net.json").write_text(json.dumps({**description, "tensors": ["w", "extra"]}))
+    with pytest.raises(ValueError, match="does not list"):
+        artifacts.load_torch_model("net", tmp_path)

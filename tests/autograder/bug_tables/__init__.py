@@ -74,17 +74,28 @@ def notebook_units(notebook: str) -> tuple[Unit, ...]:
     return tuple(u for u in read_manifest().notebooks[notebook].units if u.reference)
 
 
+def numpy_prelude() -> list[str]:
+    """What a1's notebooks import or provide: numpy, the fast layers and the sandwich layers of
+    :mod:`dl.layer_utils` (as sources, so that they call the layer functions defined after them)."""
+    parts = ["import numpy as np", f"from {fast_layers.__name__} import *"]
+    return parts + [source(obj) for obj in vars(layer_utils).values() if inspect.isfunction(obj) and obj.__module__ == layer_utils.__name__]
+
+
+# What a notebook's setup cell imports that its units and checks use, for notebooks other than a1's.
+PRELUDES = {
+    "NetworkVisualization": ["import torch", "from torch import nn", "from dl.netvis import SmallConvNet"],
+}
+
+
 @cache
 def program(notebook: str) -> str:
     """The reference program of a kernel that ran ``notebook``'s answer cells.
 
-    numpy and the fast layers, the sandwich layers of :mod:`dl.layer_utils` (as sources, so that
-    they call the layer functions defined here), then the reference source of every unit of the
-    notebooks it uses and of itself.
+    The notebook's prelude (:data:`PRELUDES`, else :func:`numpy_prelude`), then the reference
+    source of every unit of the notebooks it uses and of itself.
     """
     manifest = read_manifest()
-    parts = ["import numpy as np", f"from {fast_layers.__name__} import *"]
-    parts += [source(obj) for obj in vars(layer_utils).values() if inspect.isfunction(obj) and obj.__module__ == layer_utils.__name__]
+    parts = list(PRELUDES[notebook]) if notebook in PRELUDES else numpy_prelude()
     seen: set[str] = set()
     for name in [*manifest.notebooks[notebook].uses, notebook]:
         for unit in notebook_units(name):
@@ -105,7 +116,8 @@ def grade(notebook: str, sources: tuple[str, ...] = (), grade_ids: tuple[str, ..
     return {u.grade_id: run_checks(u, student, CheckContext(unit=u), seed) for u in units}
 
 
-TABLES = {"FullyConnectedNets": "fc", "BatchNormalization": "bn", "Dropout": "dropout", "ConvolutionalNetworks": "cnn"}
+TABLES = {"FullyConnectedNets": "fc", "BatchNormalization": "bn", "Dropout": "dropout", "ConvolutionalNetworks": "cnn",
+          "NetworkVisualization": "nv"}
 
 
 def table(notebook: str):
