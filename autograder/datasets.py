@@ -1,4 +1,4 @@
-"""Held-out data that checks grade on, by name: ``cifar10``, ``cifar10_pixels`` (``coco_captions``, ``mnist``, ... to follow).
+"""Held-out data that checks grade on, by name: ``cifar10``, ``cifar10_pixels``, ``cifar10_test`` (``coco_captions``, ``mnist``, ... to follow).
 
 A check declares the data sets it reads (``@register("...", datasets=("cifar10",))``); the
 grader loads exactly those of the units it grades, once per process, before grading anyone
@@ -42,6 +42,10 @@ DATASETS: dict[str, Dataset] = {
     # The same split as pixel values 0..255 (no mean subtracted), for torch models, which
     # normalise per channel (autograder.checks.torch_modules.normalized).
     "cifar10_pixels": Dataset("dl.data:get_cifar10_data", "cifar10", (("subtract_mean", False),)),
+    # Every test image as the PyTorch notebooks' models receive it (ToTensor, then Normalize with the
+    # CIFAR-10 mean and std): X_test float32 (N, 3, 32, 32), y_test int64 (N,); N = 10000 (smoke: 200).
+    # The held-back images of the accuracy checks of saved torch models (a2 challenge, SimCLR probe).
+    "cifar10_test": Dataset("dl.data:cifar10_test_arrays", "cifar10"),
 }
 
 

@@ -1,7 +1,8 @@
 """Small generated data sets in the real on-disk formats, for tests and smoke mode.
 
-The images are scikit-learn's bundled 8×8 handwritten digits (1,797 real images, values 0..16),
-enlarged and coloured, so that models trained on a fixture show real learning without any download.
+CIFAR-10's images are scikit-learn's bundled 8×8 handwritten digits (1,797 real images, values
+0..16), enlarged and coloured, so that models trained on a fixture show real learning without any
+download. The ImageNet sample's images are crops of the two photographs scikit-learn bundles.
 Every writer is deterministic for a given seed (byte-identical files) and publishes its folder with
 one atomic rename, so a concurrent reader never sees a half-written fixture. Each fixture folder
 carries :data:`~dl.data.integrity.FIXTURE_MARKER`, which keeps it from being mistaken for real data.
@@ -15,12 +16,15 @@ import pickle
 import shutil
 import tarfile
 import tempfile
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from dl.data.cifar10 import CIFAR10_FOLDER, CLASSES, META_FILE, TEST_FILE, TRAIN_FILES
 from dl.data.download import data_dir, get_entry
+from dl.data.imagenet_classes import IMAGENET_CLASSES
 from dl.data.integrity import FIXTURE_MARKER
 
 _README = (
@@ -130,21 +134,26 @@ def write_cifar10_fixture(
     return target
 
 
-def ensure_cifar10_fixture(root: str | os.PathLike | None = None) -> Path:
-    """The default CIFAR-10 fixture folder under ``root`` (default ``data_dir()/fixtures``),
-    written on first use with the default sizes (600 training, 200 test rows)."""
+def _ensure_fixture(root: str | os.PathLike | None, folder: str, write: Callable[[Path], Path]) -> Path:
+    """``root/folder`` (root default ``data_dir()/fixtures``), written by ``write(staging_root)`` and
+    published atomically on first use; an existing fixture there is kept."""
     root = Path(root) if root is not None else data_dir() / "fixtures"
-    target = root / CIFAR10_FOLDER
+    target = root / folder
     if (target / FIXTURE_MARKER).exists():
         return target
     root.mkdir(parents=True, exist_ok=True)
     staging_root = Path(tempfile.mkdtemp(prefix=".fixture.", dir=root))
     try:
-        written = write_cifar10_fixture(staging_root)
-        _publish(written, target, replace=False)
+        _publish(write(staging_root), target, replace=False)
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)
     return target
+
+
+def ensure_cifar10_fixture(root: str | os.PathLike | None = None) -> Path:
+    """The default CIFAR-10 fixture folder under ``root`` (default ``data_dir()/fixtures``),
+    written on first use with the default sizes (600 training, 200 test rows)."""
+    return _ensure_fixture(root, CIFAR10_FOLDER, write_cifar10_fixture)
 
 
 def write_cifar10_archive(root: str | os.PathLike, **fixture_options) -> Path:
@@ -171,3 +180,81 @@ def write_cifar10_archive(root: str | os.PathLike, **fixture_options) -> Path:
                         with open(path, "rb") as f:
                             tar.addfile(info, f)
     return archive
+
+
+IMAGENET_FIXTURE_FOLDER = "imagenet_val"
+
+
+def photo_crops(n: int, size: int, seed: int) -> np.ndarray:
+    """``n`` random square crops of scikit-learn's two bundled photographs (:mod:`dl.data.photos`),
+    each resized to ``size`` x ``size`` (bilinear) and mirrored at random: uint8 (n, size, size, 3).
+
+    A crop's side is uniform in [H/2, H] of the 427 x 640 photo; photos alternate (crop i uses photo i mod 2).
+    """
+    from PIL import Image
+    from sklearn.datasets import load_sample_images  # bundled with scikit-learn: no download
+
+    photos = load_sample_images().images
+    rng = np.random.default_rng(seed)
+    crops = []
+    for i in range(n):
+        photo = photos[i % len(photos)]
+        H, W, _ = photo.shape
+        side = int(rng.integers(H // 2, H + 1))
+        top, left = int(rng.integers(0, H - side + 1)), int(rng.integers(0, W - side + 1))
+        square = Image.fromarray(photo[top : top + side, left : left + side])
+        crop = np.asarray(square.resize((size, size), Image.Resampling.BILINEAR))
+        crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+    return np.ascontiguousarray(np.stack(crops))
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An ``.npz`` file (a zip of ``.npy`` members) as ``np.savez`` writes it, but byte-identical for the
+    same arrays: the member times are fixed. Object arrays are stored pickled, as numpy does."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=array.dtype.hasobject)
+
+
+def write_imagenet_val_fixture(root: str | os.PathLike, num_images: int = 25, seed: int = 0) -> Path:
+    """Write ``root/imagenet_val/imagenet_val_25.npz`` in the real format and return the file.
+
+    Keys: ``X`` uint8 (num_images, 224, 224, 3) photo crops (:func:`photo_crops`), ``y`` int64
+    (num_images,) class indices drawn at random (not the photos' classes), ``label_map`` a 0-d
+    object array holding {index: name} for the 1000 classes of :mod:`dl.data.imagenet_classes`.
+    The folder also holds the fixture marker. Replaces an earlier fixture in the same place; refuses
+    to replace any other folder.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(IMAGENET_CLASSES), size=num_images).astype(np.int64)
+    label_map = np.empty((), dtype=object)
+    label_map[()] = dict(enumerate(IMAGENET_CLASSES))
+    staging = Path(tempfile.mkdtemp(prefix=f".{IMAGENET_FIXTURE_FOLDER}.", dir=root))
+    staging.chmod(0o755)
+    filename = get_entry("imagenet_val").filename
+    _write_npz(staging / filename, {"X": photo_crops(num_images, 224, seed), "y": labels, "label_map": label_map})
+    marker = {
+        "generated": True,
+        "by": "dl.data.fixtures.write_imagenet_val_fixture",
+        "format": "imagenet_val_25.npz (X, y, label_map)",
+        "source_images": "sklearn.datasets.load_sample_images, random crops resized to 224x224",
+        "labels": "drawn at random; not the classes of the photographs",
+        "num_images": num_images,
+        "seed": seed,
+    }
+    (staging / FIXTURE_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    target = root / IMAGENET_FIXTURE_FOLDER
+    _publish(staging, target, replace=True)
+    return target / filename
+
+
+def ensure_imagenet_val_fixture(root: str | os.PathLike | None = None) -> Path:
+    """The default ImageNet-sample fixture file under ``root`` (default ``data_dir()/fixtures``),
+    written on first use (25 images)."""
+    folder = _ensure_fixture(root, IMAGENET_FIXTURE_FOLDER, lambda staging: write_imagenet_val_fixture(staging).parent)
+    return folder / get_entry("imagenet_val").filename

@@ -89,6 +89,14 @@ def download(
     root.mkdir(parents=True, exist_ok=True)
     archive = root / entry.filename
     if not archive.exists():
+        if not (url or entry.url):
+            raise DownloadError(
+                f"no download location is recorded for {entry.filename} (dl/data/download/registry.py).\n"
+                f"Ask your instructor for the file, or for its location and run: "
+                f"{download_command(name, root)} --url LOCATION\n"
+                f"  file:      {entry.describe()}\n"
+                f"  or put it at: {archive.resolve()}"
+            )
         _fetch(url or entry.url, archive, entry, name, root, progress)
     elif entry.pinned:
         _verify(archive, entry, name, root, downloaded=False)
@@ -182,7 +190,8 @@ def _refuse_unpinned(path: Path, entry: RemoteFile) -> None:
     """Report the measured size and md5 of a file whose registry entry has none, and stop."""
     raise DownloadError(
         f"{entry.filename} is not pinned in the registry (dl/data/download/registry.py), so it cannot be "
-        f"verified and will not be used. Measured: {path.stat().st_size:,} bytes, md5 {file_md5(path)}, "
+        f"verified and is not trusted: an archive is not extracted, and loaders use nothing in it that needs "
+        f"trust. Measured: {path.stat().st_size:,} bytes, md5 {file_md5(path)}, "
         f"file {path}. A maintainer who has checked this file against its publisher should record "
         f"these values in the registry."
     )

@@ -5,13 +5,11 @@ Each of ``data_batch_1`` … ``data_batch_5`` and ``test_batch`` is a pickled di
 uint8 array (N, 3072) whose rows hold 1024 red, then 1024 green, then 1024 blue values, each plane a
 32×32 image in row-major order, and ``labels``, a list of N ints in 0..9. ``batches.meta`` holds the
 class names. The pickles are read with a restricted unpickler that can only rebuild numpy arrays and
-plain Python values, and every array is validated, so a damaged file gives an error, never a wrong array.
+plain Python values (:mod:`dl.data.safe_pickle`), and every array is validated, so a damaged file gives an error, never a wrong array.
 """
 from __future__ import annotations
 
-import codecs
 import os
-import pickle
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,6 +17,7 @@ import numpy as np
 
 from dl.data.download import data_dir, download_command, get_entry
 from dl.data.integrity import checksums_waived, verify_md5s
+from dl.data.safe_pickle import restricted_load
 from dl.utils import smoke_mode
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
@@ -28,41 +27,11 @@ META_FILE = "batches.meta"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 ROW_SIZE = 3 * 32 * 32
 
-# The exact objects numpy's own pickles refer to, found through numpy itself so that both the
-# pre-2.0 module path (numpy.core, used by the published files) and the current one resolve.
-_RECONSTRUCT = np.zeros(0).__reduce__()[0]
-_SCALAR = np.uint8(0).__reduce__()[0]
-_SAFE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.multiarray", "scalar"): _SCALAR,
-    ("numpy._core.multiarray", "scalar"): _SCALAR,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,  # how protocol-2 pickles store bytes
-    ("builtins", "bytearray"): bytearray,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "complex"): complex,
-}
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickler that admits only numpy array reconstruction and a few plain builtins."""
-
-    def find_class(self, module: str, name: str):
-        try:
-            return _SAFE_GLOBALS[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: only numpy arrays and plain values are allowed"
-            ) from None
-
 
 def _read_pickle(path: Path) -> object:
     with open(path, "rb") as f:
         try:
-            return _ArrayUnpickler(f, encoding="latin1").load()
+            return restricted_load(f)
         except Exception as exc:  # a damaged pickle can fail in many ways; all mean "corrupt file"
             raise ValueError(f"{path}: not a readable CIFAR-10 pickle ({type(exc).__name__}: {exc})") from exc
 
@@ -117,6 +86,21 @@ def _checked_folder(root: str | os.PathLike, smoke: bool | None) -> Path:
     return root
 
 
+def _read_split(root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The training (``train``) or test rows of the checked folder ``root``: images uint8 (N, 32, 32, 3), labels int64 (N,)."""
+    batches = [_read_batch(root / name) for name in (TRAIN_FILES if train else (TEST_FILE,))]
+    return np.concatenate([images for images, _ in batches]), np.concatenate([labels for _, labels in batches])
+
+
+def _read_classes(root: Path) -> list[str]:
+    """The ten class names stored in ``root/batches.meta`` of the checked folder ``root``."""
+    path = root / META_FILE
+    names = _read_dict(path, ("label_names",))["label_names"]
+    if not isinstance(names, list) or len(names) != len(CLASSES) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{path}: 'label_names' must be a list of {len(CLASSES)} strings")
+    return names
+
+
 def load_cifar10(root: str | os.PathLike, smoke: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Load the folder ``root`` (``…/cifar-10-batches-py``); a generated fixture only in smoke mode
     (``smoke``; None reads ``DL_SMOKE``) or under pytest.
@@ -127,21 +111,25 @@ def load_cifar10(root: str | os.PathLike, smoke: bool | None = None) -> tuple[np
     ValueError naming the file for any checksum, format or value problem.
     """
     root = _checked_folder(root, smoke)
-    train = [_read_batch(root / name) for name in TRAIN_FILES]
-    X_test, y_test = _read_batch(root / TEST_FILE)
-    X_train = np.concatenate([images for images, _ in train]).astype(np.float64)
-    y_train = np.concatenate([labels for _, labels in train])
-    return X_train, y_train, X_test.astype(np.float64), y_test
+    X_train, y_train = _read_split(root, train=True)
+    X_test, y_test = _read_split(root, train=False)
+    return X_train.astype(np.float64), y_train, X_test.astype(np.float64), y_test
+
+
+def read_cifar10(root: str | os.PathLike, train: bool = True, smoke: bool | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One split of the folder ``root`` as stored: the training rows (``train``) or the test rows.
+
+    Returns ``images`` uint8 (N, 32, 32, 3) (50000 or 10000 rows for the real files), ``labels``
+    int64 (N,) and the ten class names of ``batches.meta``. Checks and errors as :func:`load_cifar10`.
+    """
+    root = _checked_folder(root, smoke)
+    images, labels = _read_split(root, train)
+    return images, labels, _read_classes(root)
 
 
 def load_cifar10_classes(root: str | os.PathLike) -> list[str]:
     """The ten class names stored in ``root/batches.meta`` (validated like the batches)."""
-    root = _checked_folder(root, None)
-    path = root / META_FILE
-    names = _read_dict(path, ("label_names",))["label_names"]
-    if not isinstance(names, list) or len(names) != len(CLASSES) or not all(isinstance(n, str) for n in names):
-        raise ValueError(f"{path}: 'label_names' must be a list of {len(CLASSES)} strings")
-    return names
+    return _read_classes(_checked_folder(root, None))
 
 
 class Cifar10Defaults(NamedTuple):

@@ -3,7 +3,8 @@
 
 This is the only place where download locations are written. An entry whose size and md5 are not yet
 known is *unpinned*: the downloader will fetch it but never treats it as verified. A maintainer pins
-it after checking a download against its publisher. Adding a data set means adding an entry.
+it after checking a download against its publisher. An entry without a location is fetched from the
+``--url`` the instructor gives, or placed by hand. Adding a data set means adding an entry.
 """
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ class RemoteFile:
 
     ``size`` (bytes) and ``md5`` are ``None`` while the entry is *unpinned*: the maintainer has not
     yet recorded them from a verified download, so the downloader will fetch the file but refuses to
-    treat it as verified. For archives, ``extract_to`` is the folder the archive creates and
-    ``members`` maps paths inside that folder to their md5.
+    treat it as verified. ``url`` is ``None`` where no location is recorded (the instructor passes
+    one, or the file is placed by hand). For archives, ``extract_to`` is the folder the archive
+    creates and ``members`` maps paths inside that folder to their md5.
     """
 
     filename: str
-    url: str
+    url: str | None = None
     size: int | None = None
     md5: str | None = None
     extract_to: str | None = None
@@ -56,6 +58,10 @@ REGISTRY: dict[str, RemoteFile] = {
             "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
         },
     ),
+    # 25 ImageNet validation images (CURRICULUM §7.5). Unpinned: its size and md5 are recorded at the
+    # first verified download. The file is distributed by the course that first used it; the
+    # instructor records the location here or passes it with --url.
+    "imagenet_val": RemoteFile(filename="imagenet_val_25.npz"),
 }
 
 
