@@ -3,7 +3,8 @@
 This is the only place where download locations are written. An entry whose size and md5 are not yet
 known is *unpinned*: the downloader will fetch it but never treats it as verified. A maintainer pins
 it after checking a download against its publisher. An entry without a location is fetched from the
-``--url`` the instructor gives, or placed by hand. Adding a data set means adding an entry.
+``--url`` the instructor gives, or placed by hand. Adding a data set or a weights file means adding
+an entry; data sets and pretrained weights are kept in separate blocks below.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ class RemoteFile:
     yet recorded them from a verified download, so the downloader will fetch the file but refuses to
     treat it as verified. ``url`` is ``None`` where no location is recorded (the instructor passes
     one, or the file is placed by hand). For archives, ``extract_to`` is the folder the archive
-    creates and ``members`` maps paths inside that folder to their md5.
+    creates and ``members`` maps paths inside that folder to their md5. ``sha256`` is the file's
+    sha256 in hex, or only its first digits where that is all the publisher gives (pretrained weights
+    files name the first 8 in their file name); the file's sha256 must start with it, pinned or not.
     """
 
     filename: str
@@ -28,6 +31,7 @@ class RemoteFile:
     md5: str | None = None
     extract_to: str | None = None
     members: Mapping[str, str] = field(default_factory=dict)
+    sha256: str | None = None
 
     @property
     def pinned(self) -> bool:
@@ -36,8 +40,10 @@ class RemoteFile:
     def describe(self) -> str:
         """``name (N bytes, md5 X)``, or a note that the entry has no checksum yet."""
         if not self.pinned:
-            return f"{self.filename} (no size or checksum pinned yet)"
-        return f"{self.filename} ({self.size:,} bytes, md5 {self.md5})"
+            facts = "no size or checksum pinned yet" + (f"; sha256 starts {self.sha256}" if self.sha256 else "")
+            return f"{self.filename} ({facts})"
+        sha256 = f", sha256 {self.sha256}" if self.sha256 else ""
+        return f"{self.filename} ({self.size:,} bytes, md5 {self.md5}{sha256})"
 
 
 REGISTRY: dict[str, RemoteFile] = {
@@ -62,6 +68,22 @@ REGISTRY: dict[str, RemoteFile] = {
     # instructor records the location here or passes it with --url.
     "imagenet_val": RemoteFile(filename="imagenet_val_25.npz"),
 }
+
+
+# Pretrained weights: plain state dicts, loaded by dl.models.pretrained.load_published_state.
+WEIGHTS: dict[str, RemoteFile] = {
+    # SqueezeNet 1.1 ImageNet weights (CURRICULUM §8), about 4.7 MB. The publisher names each file
+    # after the first 8 hex digits of its sha256, and gives no size, md5 or full sha256; so the
+    # entry pins that prefix (checked on every download and use) and is otherwise *unpinned* (§7):
+    # the downloader fetches the file, checks the prefix, then refuses to use it and prints its
+    # size, md5 and sha256 until a maintainer has checked a download and recorded them here.
+    "squeezenet1_1": RemoteFile(
+        filename="squeezenet1_1-b8a52dc0.pth",
+        url="https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+        sha256="b8a52dc0",
+    ),
+}
+REGISTRY.update(WEIGHTS)
 
 
 def get_entry(name: str) -> RemoteFile:

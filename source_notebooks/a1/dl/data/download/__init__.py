@@ -2,13 +2,14 @@
 """A verifying downloader for the files in :mod:`dl.data.download.registry`.
 
 The downloader streams to ``<file>.part``, resumes a partial file with an HTTP ``Range`` request,
-shows a progress bar, verifies size and md5, renames atomically to the final name and then extracts
-archives safely. A file placed by hand under its final name is verified and used without any network
+shows a progress bar, verifies the size, md5 and sha256 the registry records, renames atomically to
+the final name and then extracts archives safely. A file placed by hand under its final name is verified and used without any network
 access, which is how an offline machine gets its data.
 
 Command line (see ``__main__.py``)::
 
     python -m dl.data.download cifar10 [--root DIR] [--url MIRROR_URL]
+    python -m dl.data.download squeezenet1_1
 
 This is a package rather than a single module so that ``python -m dl.data.download`` runs cleanly
 even though ``dl.data`` imports it.
@@ -38,7 +39,7 @@ class DownloadError(RuntimeError):
 
 
 class ChecksumError(DownloadError):
-    """A file's size or md5 differs from the registry."""
+    """A file's size, md5 or sha256 differs from the registry."""
 
 
 def data_dir() -> Path:
@@ -49,13 +50,18 @@ def data_dir() -> Path:
     return Path.home() / ".cache" / "dl-course" / "data"
 
 
-def file_md5(path: str | os.PathLike) -> str:
-    """Hex md5 of a file, read in 1 MiB chunks."""
-    digest = hashlib.md5(usedforsecurity=False)
+def file_hash(path: str | os.PathLike, algorithm: str = "md5") -> str:
+    """Hex digest of a file (``algorithm``: a :mod:`hashlib` name), read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_md5(path: str | os.PathLike) -> str:
+    """Hex md5 of a file."""
+    return file_hash(path, "md5")
 
 
 def download_command(name: str, root: str | os.PathLike | None = None) -> str:
@@ -80,8 +86,8 @@ def download(
     name (downloaded earlier or placed by hand) is verified and extracted without network access.
 
     Raises :class:`DownloadError` (a RuntimeError) with instructions when the network is unreachable,
-    :class:`ChecksumError` when a size or md5 does not match, and refuses unpinned entries after
-    reporting the size and md5 that were measured.
+    :class:`ChecksumError` when a size, md5 or sha256 (prefix) does not match, and refuses unpinned
+    entries after reporting the size, md5 and sha256 that were measured.
     """
     entry = get_entry(name)
     root = Path(root) if root is not None else data_dir()
@@ -99,7 +105,7 @@ def download(
                 f"  or put it at: {archive.resolve()}"
             )
         _fetch(url or entry.url, archive, entry, name, root, progress)
-    elif entry.pinned:
+    else:
         _verify(archive, entry, name, root, downloaded=False)
     if not entry.pinned:
         _refuse_unpinned(archive, entry)
@@ -123,7 +129,8 @@ def _offline_message(entry: RemoteFile, name: str, root: Path, reason: str, url:
 
 
 def _fetch(url: str, archive: Path, entry: RemoteFile, name: str, root: Path, progress: bool) -> None:
-    """Download ``url`` to ``<archive>.part`` (resuming it), verify if pinned, then rename to ``archive``."""
+    """Download ``url`` to ``<archive>.part`` (resuming it), verify what the registry knows, then
+    rename it to ``archive``."""
     part = archive.with_name(archive.name + ".part")
     if part.exists() and entry.size is not None and part.stat().st_size > entry.size:
         part.unlink()
@@ -146,8 +153,7 @@ def _fetch(url: str, archive: Path, entry: RemoteFile, name: str, root: Path, pr
             f"the download of {entry.filename} stopped after {part.stat().st_size:,} of {entry.size:,} "
             f"bytes; run {download_command(name, root)!r} again to resume"
         )
-    if entry.pinned:
-        _verify(part, entry, name, root, downloaded=True)
+    _verify(part, entry, name, root, downloaded=True)
     os.replace(part, archive)
 
 
@@ -172,29 +178,39 @@ def _stream(url: str, part: Path, size: int | None, progress: bool) -> None:
 
 
 def _verify(path: Path, entry: RemoteFile, name: str, root: Path, downloaded: bool) -> None:
-    """Check size and md5 of ``path`` against a pinned ``entry``; a failed download is deleted."""
-    size, md5 = path.stat().st_size, file_md5(path)
-    if size == entry.size and md5 == entry.md5:
+    """Check ``path`` against what ``entry`` records of size, md5 and sha256 (a prefix of it, maybe);
+    a failed download is deleted. An unpinned entry without a sha256 has nothing to check."""
+    checks = []  # (expected, measured, whether they match)
+    if entry.size is not None:
+        size = path.stat().st_size
+        checks.append((f"{entry.size:,} bytes", f"{size:,} bytes", size == entry.size))
+    if entry.md5 is not None:
+        md5 = file_md5(path)
+        checks.append((f"md5 {entry.md5}", f"md5 {md5}", md5 == entry.md5))
+    if entry.sha256 is not None:
+        sha256 = file_hash(path, "sha256")
+        checks.append((f"sha256 starting {entry.sha256}", f"sha256 {sha256}", sha256.startswith(entry.sha256)))
+    if all(matches for _, _, matches in checks):
         return
+    expected = ", ".join(text for text, _, _ in checks)
+    measured = ", ".join(text for _, text, _ in checks)
     if downloaded:
         path.unlink()
         advice = f"the bad download was deleted; run {download_command(name, root)!r} again"
     else:
         advice = f"replace it with a good copy or delete it and run {download_command(name, root)!r}"
-    raise ChecksumError(
-        f"checksum mismatch for {entry.filename}: expected {entry.size:,} bytes, md5 {entry.md5}; "
-        f"got {size:,} bytes, md5 {md5}; {advice}"
-    )
+    raise ChecksumError(f"checksum mismatch for {entry.filename}: expected {expected}; got {measured}; {advice}")
 
 
 def _refuse_unpinned(path: Path, entry: RemoteFile) -> None:
-    """Report the measured size and md5 of a file whose registry entry has none, and stop."""
+    """Report the measured size, md5 and sha256 of a file whose registry entry has no size or md5,
+    and stop."""
     raise DownloadError(
         f"{entry.filename} is not pinned in the registry (dl/data/download/registry.py), so it cannot be "
         f"verified and is not trusted: an archive is not extracted, and loaders use nothing in it that needs "
         f"trust. Measured: {path.stat().st_size:,} bytes, md5 {file_md5(path)}, "
-        f"file {path}. A maintainer who has checked this file against its publisher should record "
-        f"these values in the registry."
+        f"sha256 {file_hash(path, 'sha256')}, file {path}. A maintainer who has checked this file against "
+        f"its publisher should record these values in the registry."
     )
 
 

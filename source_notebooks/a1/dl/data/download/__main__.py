@@ -17,7 +17,7 @@ from dl.data.download.registry import REGISTRY
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (1 with a message on failure)."""
     parser = argparse.ArgumentParser(
-        prog="python -m dl.data.download", description="Download and verify a course data set."
+        prog="python -m dl.data.download", description="Download and verify a course data set or pretrained weights file."
     )
     parser.add_argument("name", help=f"registry entry, one of: {', '.join(sorted(REGISTRY))}")
     parser.add_argument("--root", type=Path, help=f"data folder (default: ${DATA_DIR_ENV} or {data_dir()})")
