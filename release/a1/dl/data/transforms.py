@@ -39,10 +39,10 @@ import torch.nn.functional as F
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
-Image = Any  # a PIL image, a numpy uint8 array (H, W[, C]) or a tensor (..., C, H, W)
+ImageLike = Any  # a PIL image, a numpy uint8 array (H, W[, C]) or a tensor (..., C, H, W)
 
 
-def as_image_tensor(image: Image) -> torch.Tensor:
+def as_image_tensor(image: ImageLike) -> torch.Tensor:
     """``image`` as a tensor (..., C, H, W): tensors are returned as they are, PIL images and numpy
     uint8 arrays (H, W), (H, W, C) become uint8 (C, H, W) tensors with the same values.
 
@@ -60,7 +60,7 @@ def as_image_tensor(image: Image) -> torch.Tensor:
     return torch.from_numpy(np.array(array.transpose(2, 0, 1), order="C"))  # a copy: the input may be read-only
 
 
-def _pil_or_numpy_array(image: Image) -> np.ndarray:
+def _pil_or_numpy_array(image: ImageLike) -> np.ndarray:
     """The uint8 array of a PIL image or numpy array; TypeError for anything else."""
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
@@ -72,7 +72,7 @@ def _pil_or_numpy_array(image: Image) -> np.ndarray:
     raise TypeError(f"expected a PIL image, a numpy uint8 array or a torch tensor; got {type(image).__name__}")
 
 
-def _apply_in_float(image: Image, function: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def _apply_in_float(image: ImageLike, function: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``function`` applied to ``image`` as floats in [0, 1]; a uint8 image comes back as uint8 (rounded)."""
     x = as_image_tensor(image)
     if x.dtype == torch.uint8:
@@ -115,7 +115,7 @@ class Transform:
     """Base class: a callable image -> tensor whose ``repr`` lists its settings (not its generator
     nor private attributes)."""
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -129,7 +129,7 @@ class Compose(Transform):
     def __init__(self, transforms: Sequence[Callable]):
         self.transforms = list(transforms)
 
-    def __call__(self, image: Image):
+    def __call__(self, image: ImageLike):
         for transform in self.transforms:
             image = transform(image)
         return image
@@ -144,7 +144,7 @@ class ToTensor(Transform):
     - floating-point tensor: returned unchanged (it is taken to be converted already).
     """
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         if isinstance(image, torch.Tensor):
             if image.is_floating_point():
                 return image
@@ -188,7 +188,7 @@ class Normalize(Transform):
 # Geometry
 
 
-def resize(image: Image, size: tuple[int, int], interpolation: str = "bilinear", antialias: bool = True) -> torch.Tensor:
+def resize(image: ImageLike, size: tuple[int, int], interpolation: str = "bilinear", antialias: bool = True) -> torch.Tensor:
     """``image`` resampled to ``size`` = (height, width): tensor (..., C, height, width).
 
     ``interpolation`` is ``"bilinear"``, ``"bicubic"`` or ``"nearest"``; pixel centres are aligned
@@ -210,7 +210,7 @@ def resize(image: Image, size: tuple[int, int], interpolation: str = "bilinear",
     return _apply_in_float(image, resample)
 
 
-def crop(image: Image, top: int, left: int, height: int, width: int) -> torch.Tensor:
+def crop(image: ImageLike, top: int, left: int, height: int, width: int) -> torch.Tensor:
     """The window of ``image`` with its top-left corner at (``top``, ``left``): (..., C, height, width)."""
     x = as_image_tensor(image)
     H, W = x.shape[-2:]
@@ -237,7 +237,7 @@ class Resize(Transform):
             return self.size, int(self.size * width / height)
         return int(self.size * height / width), self.size
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         x = as_image_tensor(image)
         return resize(x, self.output_size(*x.shape[-2:]), self.interpolation, self.antialias)
 
@@ -252,7 +252,7 @@ class CenterCrop(Transform):
     def __init__(self, size: int | Sequence[int]):
         self.size = _pair(size, "size")
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         x = as_image_tensor(image)
         (H, W), (h, w) = x.shape[-2:], self.size
         if h > H or w > W:
@@ -274,7 +274,7 @@ class RandomCrop(Transform):
             raise ValueError(f"padding must be an int >= 0; got {padding!r}")
         self.padding, self.generator = int(padding), generator
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         x = as_image_tensor(image)
         if self.padding:
             p = self.padding
@@ -294,7 +294,7 @@ class RandomHorizontalFlip(Transform):
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None):
         self.p, self.generator = p, generator
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         x = as_image_tensor(image)
         return x.flip(-1) if _happens(self.p, self.generator) else x
 
@@ -339,7 +339,7 @@ class RandomResizedCrop(Transform):
             w, h = width, height
         return (height - h) // 2, (width - w) // 2, h, w
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         x = as_image_tensor(image)
         top, left, h, w = self.window(*x.shape[-2:])
         return resize(crop(x, top, left, h, w), self.size, self.interpolation, self.antialias)
@@ -453,7 +453,7 @@ class ColorJitter(Transform):
         self.hue = _jitter_range(hue, "hue", 0.0, (-0.5, 0.5))
         self.generator = generator
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         order = torch.randperm(4, generator=self.generator).tolist()
         ranges = (self.brightness, self.contrast, self.saturation, self.hue)
         factors = [None if r is None else _uniform(*r, self.generator) for r in ranges]
@@ -475,7 +475,7 @@ class RandomGrayscale(Transform):
     def __init__(self, p: float = 0.1, generator: torch.Generator | None = None):
         self.p, self.generator = p, generator
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         x = as_image_tensor(image)
         if not _happens(self.p, self.generator) or x.shape[-3] != 3:
             return x
@@ -489,7 +489,7 @@ class RandomApply(Transform):
     def __init__(self, transforms: Sequence[Callable], p: float = 0.5, generator: torch.Generator | None = None):
         self.transforms, self.p, self.generator = list(transforms), p, generator
 
-    def __call__(self, image: Image) -> torch.Tensor:
+    def __call__(self, image: ImageLike) -> torch.Tensor:
         x = as_image_tensor(image)
         if _happens(self.p, self.generator):
             for transform in self.transforms:
