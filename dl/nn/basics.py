@@ -23,15 +23,10 @@ after every iteration and ``callback(val_acc=...)`` after every validation check
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
-from torch.utils.data import DataLoader
-
-ModelFn = Callable[[torch.Tensor, Sequence[torch.Tensor]], torch.Tensor]
 
 
 def flatten(x: torch.Tensor) -> torch.Tensor:
@@ -47,7 +42,7 @@ class Flatten(nn.Module):
         return flatten(x)
 
 
-def two_layer_fc(x: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tensor:
+def two_layer_fc(x: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
     """A two-layer fully connected ReLU network without biases, functional form.
 
     Inputs:
@@ -62,7 +57,7 @@ def two_layer_fc(x: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tenso
     return x @ w2  # (N, C)
 
 
-def three_layer_convnet(x: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tensor:
+def three_layer_convnet(x: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
     """A three-layer ConvNet, functional form: conv - relu - conv - relu - fully connected.
 
     Inputs:
@@ -89,7 +84,7 @@ def three_layer_convnet(x: torch.Tensor, params: Sequence[torch.Tensor]) -> torc
     return scores
 
 
-def random_weight(shape: Sequence[int], device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def random_weight(shape: tuple[int, ...], device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A weight drawn with Kaiming initialisation: normal, mean 0, standard deviation ``sqrt(2 / fan_in)``.
 
     ``fan_in`` is ``shape[0]`` for a 2-D fully connected weight stored (in, out), and
@@ -101,7 +96,7 @@ def random_weight(shape: Sequence[int], device=None, dtype: torch.dtype = torch.
     return w.requires_grad_()
 
 
-def zero_weight(shape: Sequence[int], device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def zero_weight(shape: tuple[int, ...], device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Zeros of ``shape`` on ``device`` (None: the CPU) with ``requires_grad=True`` (biases)."""
     return torch.zeros(tuple(shape), device=device, dtype=dtype, requires_grad=True)
 
@@ -205,18 +200,19 @@ def build_sequential_convnet() -> tuple[nn.Sequential, optim.Optimizer]:
     return model, optimizer
 
 
-def _split_name(loader: DataLoader) -> str:
-    """``"val"`` for a loader over the training set (the held-out part of it), else ``"test"``."""
-    return "val" if getattr(loader.dataset, "train", False) else "test"
+def report_accuracy(loader, num_correct: int, num_samples: int) -> float:
+    """Print ``Got k / n correct (xx.xx%)`` for the split of ``loader`` and return the accuracy k / n.
 
-
-def _report_accuracy(loader: DataLoader, num_correct: int, num_samples: int) -> float:
+    The split is called val when the loader's dataset is the training set (the held-out part of
+    it), test otherwise.
+    """
+    split = "val" if getattr(loader.dataset, "train", False) else "test"
     acc = num_correct / num_samples
-    print(f"Checking accuracy on the {_split_name(loader)} set: Got {num_correct} / {num_samples} correct ({100 * acc:.2f}%)")
+    print(f"Checking accuracy on the {split} set: Got {num_correct} / {num_samples} correct ({100 * acc:.2f}%)")
     return acc
 
 
-def check_accuracy_functional(loader: DataLoader, model_fn: ModelFn, params: Sequence[torch.Tensor]) -> float:
+def check_accuracy_functional(loader, model_fn, params: list[torch.Tensor]) -> float:
     """The accuracy of ``model_fn(x, params)`` on every batch of ``loader``, without gradients.
 
     Images are moved to the device and dtype of ``params[0]``. Prints ``Got k / n correct (xx.xx%)``
@@ -229,10 +225,10 @@ def check_accuracy_functional(loader: DataLoader, model_fn: ModelFn, params: Seq
             scores = model_fn(x.to(device=device, dtype=dtype), params)
             num_correct += int((scores.argmax(dim=1).cpu() == y).sum())
             num_samples += y.shape[0]
-    return _report_accuracy(loader, num_correct, num_samples)
+    return report_accuracy(loader, num_correct, num_samples)
 
 
-def check_accuracy(loader: DataLoader, model: nn.Module) -> float:
+def check_accuracy(loader, model: nn.Module) -> float:
     """The accuracy of ``model`` on every batch of ``loader``, in eval mode and without gradients.
 
     Images are moved to the device of the model's parameters. Prints ``Got k / n correct (xx.xx%)``
@@ -246,11 +242,11 @@ def check_accuracy(loader: DataLoader, model: nn.Module) -> float:
             scores = model(x.to(device))
             num_correct += int((scores.argmax(dim=1).cpu() == y).sum())
             num_samples += y.shape[0]
-    return _report_accuracy(loader, num_correct, num_samples)
+    return report_accuracy(loader, num_correct, num_samples)
 
 
-def train_functional(model_fn: ModelFn, params: Sequence[torch.Tensor], learning_rate: float, loader_train: DataLoader,
-                     loader_val: DataLoader, print_every: int = 100, callback: Callable[..., None] | None = None) -> list[float]:
+def train_functional(model_fn, params: list[torch.Tensor], learning_rate: float, loader_train,
+                     loader_val, print_every: int = 100, callback=None) -> list[float]:
     """Train a functional model for one epoch with hand-written SGD; returns the validation accuracies.
 
     Each iteration: ``loss = F.cross_entropy(model_fn(x, params), y)``, ``loss.backward()``, then
@@ -280,8 +276,8 @@ def train_functional(model_fn: ModelFn, params: Sequence[torch.Tensor], learning
     return val_accs
 
 
-def train_module(model: nn.Module, optimizer: optim.Optimizer, loader_train: DataLoader, loader_val: DataLoader,
-                 epochs: int = 1, print_every: int = 100, callback: Callable[..., None] | None = None,
+def train_module(model: nn.Module, optimizer: optim.Optimizer, loader_train, loader_val,
+                 epochs: int = 1, print_every: int = 100, callback=None,
                  device=None) -> list[float]:
     """Train an ``nn.Module`` with ``optimizer`` for ``epochs`` epochs; returns the val accuracy after each epoch.
 
@@ -318,3 +314,29 @@ def train_module(model: nn.Module, optimizer: optim.Optimizer, loader_train: Dat
         if callback is not None:
             callback(val_acc=epoch_accs[-1])
     return epoch_accs
+
+
+def build_challenge_model() -> nn.Module:
+    """The CIFAR-10 challenge's model, built from scratch (untrained): ``(N, 3, 32, 32) -> (N, 10)``.
+
+    The reference design: two blocks of [conv 3x3 (padding 1) - batch norm - ReLU - conv 3x3
+    (padding 1) - batch norm - ReLU - max-pool 2x2], with 32 then 64 channels, then flatten and
+    ``Linear(64 * 8 * 8, 10)``. Batch normalization: Sergey Ioffe and Christian Szegedy, *Batch
+    Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift*, 2015,
+    arXiv:1502.03167.
+    """
+    ### BEGIN SOLUTION
+    def block(in_channels: int, out_channels: int) -> list[nn.Module]:
+        return [
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+            nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        ]
+
+    model = nn.Sequential(*block(3, 32), *block(32, 64), Flatten(), nn.Linear(64 * 8 * 8, 10))
+    ### END SOLUTION
+    return model
