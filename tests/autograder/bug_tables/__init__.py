@@ -19,7 +19,7 @@ import inspect
 from dataclasses import dataclass
 from functools import cache
 
-from autograder.checks import CheckContext, UnitOutcome, run_checks
+from autograder.checks import REGISTRY, CheckContext, UnitOutcome, run_checks
 from autograder.manifest import read_manifest
 from autograder.nbgrader_bridge import in_process_student
 from autograder.units import Unit
@@ -70,8 +70,11 @@ def edit(obj_or_reference, *replacements: tuple[str, str]) -> str:
 
 @cache
 def notebook_units(notebook: str) -> tuple[Unit, ...]:
-    """The code units of ``notebook`` (not artifact units), in manifest order."""
-    return tuple(u for u in read_manifest().notebooks[notebook].units if u.reference)
+    """The code units of ``notebook`` graded on code alone, in manifest order: not artifact units, nor
+    units whose checks read a data set (a saved model rebuilt by a graded builder, such as the
+    PyTorch challenge, is graded by its artifact's tests)."""
+    return tuple(u for u in read_manifest().notebooks[notebook].units
+                 if u.reference and not any(REGISTRY.datasets_of(check) for check in u.checks))
 
 
 @cache
@@ -79,12 +82,16 @@ def program(notebook: str) -> str:
     """The reference program of a kernel that ran ``notebook``'s answer cells.
 
     numpy and the fast layers, the sandwich layers of :mod:`dl.layer_utils` (as sources, so that
-    they call the layer functions defined here), then the reference source of every unit of the
+    they call the layer functions defined here) — for a torch notebook its ``TORCH_PREAMBLES``
+    entry instead (torch imports and the provided helpers) — then the reference source of every unit of the
     notebooks it uses and of itself.
     """
     manifest = read_manifest()
-    parts = ["import numpy as np", f"from {fast_layers.__name__} import *"]
-    parts += [source(obj) for obj in vars(layer_utils).values() if inspect.isfunction(obj) and obj.__module__ == layer_utils.__name__]
+    if notebook in TORCH_PREAMBLES:
+        parts = [TORCH_PREAMBLES[notebook]]
+    else:
+        parts = ["import numpy as np", f"from {fast_layers.__name__} import *"]
+        parts += [source(obj) for obj in vars(layer_utils).values() if inspect.isfunction(obj) and obj.__module__ == layer_utils.__name__]
     seen: set[str] = set()
     for name in [*manifest.notebooks[notebook].uses, notebook]:
         for unit in notebook_units(name):
@@ -105,7 +112,14 @@ def grade(notebook: str, sources: tuple[str, ...] = (), grade_ids: tuple[str, ..
     return {u.grade_id: run_checks(u, student, CheckContext(unit=u), seed) for u in units}
 
 
-TABLES = {"FullyConnectedNets": "fc", "BatchNormalization": "bn", "Dropout": "dropout", "ConvolutionalNetworks": "cnn"}
+TABLES = {"FullyConnectedNets": "fc", "BatchNormalization": "bn", "Dropout": "dropout", "ConvolutionalNetworks": "cnn",
+          "PyTorch": "pt"}
+
+# What a torch notebook's setup and provided cells give its answer cells, in place of numpy's preamble.
+TORCH_PREAMBLES = {
+    "PyTorch": "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport torch.optim as optim\n"
+               "from dl.nn.basics import Flatten, flatten, random_weight, zero_weight",
+}
 
 
 def table(notebook: str):
