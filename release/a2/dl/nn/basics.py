@@ -86,8 +86,8 @@ def random_weight(shape: tuple[int, ...], device=None, dtype: torch.dtype = torc
     ``prod(shape[1:])`` for a convolution weight (out, in, KH, KW). Returns a leaf tensor of
     ``shape`` on ``device`` (None: the CPU) with ``requires_grad=True``.
     """
-    fan_in = shape[0] if len(shape) == 2 else math.prod(shape[1:])
-    w = torch.randn(tuple(shape), device=device, dtype=dtype) * math.sqrt(2.0 / fan_in)
+    fan_in = shape[0] if len(shape) == 2 else torch.Size(shape[1:]).numel()
+    w = torch.randn(tuple(shape), device=device, dtype=dtype) * (2.0 / fan_in) ** 0.5
     return w.requires_grad_()
 
 
