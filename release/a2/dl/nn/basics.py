@@ -23,7 +23,6 @@ after every iteration and ``callback(val_acc=...)`` after every validation check
 """
 from __future__ import annotations
 
-import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
