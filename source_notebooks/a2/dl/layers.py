@@ -28,7 +28,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     - b: biases, shape (M,).
 
     Returns a tuple of:
-    - out: shape (N, M).
+    - out: shape (N, M), in the inputs' dtype (float32 inputs give a float32 out).
     - cache: ``(x, w, b)``, the three inputs unchanged.
     """
     out = x.reshape(x.shape[0], -1) @ w + b  # (N, D) @ (D, M) + (M,) -> (N, M)
@@ -43,7 +43,7 @@ def affine_backward(dout: np.ndarray, cache):
     - dout: upstream gradient, shape (N, M).
     - cache: ``(x, w, b)`` from the forward: x (N, d_1, ..., d_k), w (D, M), b (M,).
 
-    Returns a tuple of:
+    Returns a tuple of (each in the inputs' dtype: float32 in, float32 out):
     - dx: gradient with respect to x, shape (N, d_1, ..., d_k).
     - dw: gradient with respect to w, shape (D, M).
     - db: gradient with respect to b, shape (M,).
@@ -62,8 +62,8 @@ def relu_forward(x: np.ndarray):
     - x: array of any shape.
 
     Returns a tuple of:
-    - out: same shape as x.
-    - cache: x.
+    - out: same shape and dtype as x.
+    - cache: x, unchanged.
     """
     out = np.maximum(0, x)
     cache = x
@@ -78,7 +78,7 @@ def relu_backward(dout: np.ndarray, cache):
     - cache: x from the forward, same shape as dout.
 
     Returns:
-    - dx: gradient with respect to x, same shape as x.
+    - dx: gradient with respect to x, same shape and dtype as x.
     """
     x = cache
     dx = dout * (x > 0)
@@ -121,7 +121,7 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
 
     Returns a tuple of:
     - loss: Python float, ``-mean_i log p[i, y_i]`` with ``p = softmax(x)`` row-wise.
-    - dx: gradient of the loss with respect to x, ``(p - onehot(y)) / N``, shape (N, C).
+    - dx: gradient of the loss with respect to x, ``(p - onehot(y)) / N``, shape (N, C), in x's dtype.
     """
     n = x.shape[0]
     rows = np.arange(n)
@@ -319,8 +319,8 @@ def dropout_forward(x: np.ndarray, dropout_param: dict):
 
     Returns a tuple of:
     - out: same shape and dtype as x; in test mode x itself.
-    - cache: ``(dropout_param, mask)``; mask has x's shape and dtype and holds 0 for a dropped
-      unit and 1 / p for a kept one (train mode), or is None (test mode).
+    - cache: ``(dropout_param, mask)``: the dict passed in, and a mask of x's shape and dtype
+      holding 0 for a dropped unit and 1 / p for a kept one (train mode), or None (test mode).
     """
     p, mode = dropout_param["p"], dropout_param["mode"]
     if "seed" in dropout_param:
@@ -467,9 +467,11 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
 def max_pool_backward_naive(dout: np.ndarray, cache):
     """Backward pass of :func:`max_pool_forward_naive`, by explicit loops.
 
-    Each upstream value goes to the position of its window's maximum (the first one in row-major
-    order when several elements tie); every other input gets no gradient from that window.
-    Overlapping windows add up.
+    Each upstream value goes to the position of its window's maximum; every other input gets no
+    gradient from that window. Overlapping windows add up. When several elements tie for the
+    maximum, any rule that passes the window's upstream value to its maxima only, in shares that
+    sum to it, is right (one of them takes it all, or they share it); this one sends it to the
+    first in row-major order, as ``np.argmax`` finds it.
 
     Inputs:
     - dout: upstream gradient, shape (N, C, H', W').

@@ -19,8 +19,9 @@ metadata or, where a front end dropped it (Colab and VS Code do), by the names e
 (``metadata.dl.units`` lists them); never training runs, plots or checks. A missing or broken unit
 costs only its own names. Tracebacks from imported code show the notebook's lines.
 
-Imported functions explain their failures in the later notebook (:func:`_explained`): an
-exception raised inside one gets a note naming the function, the notebook and the cell, and a
+Imported functions, and the methods of imported classes, explain their failures in the later
+notebook (:func:`_explained`): an exception raised inside one gets a note naming the function (or
+``Class.method``), the notebook and the cell, and a
 ``<name>_backward`` warns when a gradient it returns has not the shape of the matching array
 argument of the ``<name>_forward`` call that made its cache (the contract of :mod:`dl.layers`),
 so that a wrong shape is named where it is made, before the error it causes in the next layer. A unit cell that uses
@@ -32,7 +33,6 @@ import functools
 import json
 import os
 import sys
-import traceback
 import types
 import warnings
 import weakref
@@ -137,7 +137,8 @@ def import_notebook(path: str | os.PathLike, units: Mapping[str, Sequence[str]] 
 
 
 def _explain_failures(module: types.ModuleType, program: Program, units: Mapping[str, Sequence[str]], notebook: str) -> None:
-    """Replace each function a unit cell defines in ``module`` by :func:`_explained` of it.
+    """Replace each function a unit cell defines in ``module`` by :func:`_explained` of it, and
+    each method of a class it defines (:func:`_explain_methods`).
 
     The module's own code calls the replacements too (they are its globals), and so does a class
     of the module rebound into a later notebook that took them from the module.
@@ -147,12 +148,41 @@ def _explain_failures(module: types.ModuleType, program: Program, units: Mapping
     for grade_id, names in units.items():
         cell = program.unit_cell(grade_id)
         for name in names:
-            func = module.__dict__.get(name)
-            if cell is None or not isinstance(func, types.FunctionType) or func.__code__.co_filename != cell.filename:
+            value = module.__dict__.get(name)
+            if cell is not None and isinstance(value, type):
+                _explain_methods(value, cell.filename, notebook, cells)
+            if cell is None or not isinstance(value, types.FunctionType) or value.__code__.co_filename != cell.filename:
                 continue
             layer, _, kind = name.rpartition("_")
             ledger = ledgers.setdefault(layer, {}) if layer and kind in ("forward", "backward") else None
-            module.__dict__[name] = _explained(func, notebook, cells, kind if ledger is not None else "", ledger)
+            module.__dict__[name] = _explained(value, notebook, cells, kind if ledger is not None else "", ledger)
+
+
+def _explain_methods(cls: type, filename: str, notebook: str, cells: Mapping[str, int]) -> None:
+    """Replace, in place, each method, static or class method and property accessor that ``cls``
+    itself defines in the cell compiled as ``filename`` by :func:`_explained` of it (notes only).
+
+    The class stays the same object, so instances, ``isinstance`` and zero-argument ``super()``
+    (whose ``__class__`` cell is the class) are unchanged; :func:`rebind` copies the wrapped methods
+    with their wrapping.
+    """
+    def explain(func):
+        if isinstance(func, types.FunctionType) and func.__code__.co_filename == filename:
+            return _explained(func, notebook, cells)
+        return func
+
+    for key, value in list(vars(cls).items()):
+        if isinstance(value, types.FunctionType):
+            wrapped = explain(value)
+        elif isinstance(value, (staticmethod, classmethod)):
+            wrapped = value if explain(value.__func__) is value.__func__ else type(value)(explain(value.__func__))
+        elif type(value) is property:
+            accessors = (value.fget, value.fset, value.fdel)
+            wrapped = value if all(explain(f) is f for f in accessors) else property(*map(explain, accessors), value.__doc__)
+        else:
+            continue
+        if wrapped is not value:
+            setattr(cls, key, wrapped)
 
 
 MAX_LEDGER = 256  # caches remembered per layer; older ones are not checked
@@ -196,15 +226,19 @@ def _explained(func: types.FunctionType, notebook: str, cells: Mapping[str, int]
 def _add_note(exc: Exception, func: types.FunctionType, notebook: str, cells: Mapping[str, int]) -> None:
     """Note on ``exc`` where in ``notebook`` it was raised, once (an imported function may call another).
 
-    The place is the innermost frame of the notebook's cells in the traceback, else ``func`` itself.
+    The place is the innermost frame of the notebook's cells in the traceback, named by its
+    qualified name (``FullyConnectedNet.loss`` for a method), else ``func`` itself.
     """
     imported = f"imported from {notebook}"
     if any(imported in note for note in getattr(exc, "__notes__", ())):
         return
-    name, at = func.__name__, f" (cell {cells[func.__code__.co_filename]})"
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename in cells:
-            name, at = frame.name, f" (cell {cells[frame.filename]}, line {frame.lineno})"
+    name, at = func.__qualname__, f" (cell {cells[func.__code__.co_filename]})"
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename in cells:
+            name, at = code.co_qualname, f" (cell {cells[code.co_filename]}, line {tb.tb_lineno})"
+        tb = tb.tb_next
     exc.add_note(f"raised in {name}, {imported}{at}: {_fix_hint(notebook)}")
 
 
@@ -294,7 +328,8 @@ def rebind(obj, namespace: dict):
     its cell had been run in that notebook: it calls the layer functions defined there, looked up
     at call time. Methods, static and class methods and properties are rebound, and zero-argument
     ``super()`` in them refers to the copy (so an ``nn.Module`` subclass still initialises);
-    everything else (class attributes, defaults, base classes) is shared.
+    everything else (class attributes, defaults, base classes) is shared. Functions and methods
+    imported by :func:`import_notebook` go on explaining their failures (:func:`_explained`).
 
     Raises TypeError for anything but a plain function or class.
     """
@@ -324,6 +359,8 @@ def _rebind_class(cls: type, namespace: dict) -> type:
     class_cell = types.CellType()  # filled with the new class once it exists, as a class statement does
 
     def copy(func):
+        if isinstance(func, types.FunctionType) and hasattr(func, "_rewrap"):  # a method that explains its failures
+            return func._rewrap(_rebind_function(func.__wrapped__, namespace, class_cell))
         return _rebind_function(func, namespace, class_cell) if isinstance(func, types.FunctionType) else func
 
     slots = cls.__dict__.get("__slots__", ())

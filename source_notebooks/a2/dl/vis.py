@@ -10,6 +10,7 @@ from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def setup_notebook() -> None:
@@ -20,6 +21,18 @@ def setup_notebook() -> None:
 
 
 TRAINING_PANELS = (("Training loss", "Iteration"), ("Training accuracy", "Epoch"), ("Validation accuracy", "Epoch"))
+MAX_TICK_INTERVALS = 4  # per axis: every tick label is text to lay out at each redraw of a live view
+
+
+def style_training_axes(axes) -> None:
+    """Label the three axes of :data:`TRAINING_PANELS` and give them a grid and at most five ticks
+    per axis (integers along x)."""
+    for ax, (ylabel, xlabel) in zip(axes, TRAINING_PANELS):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(linestyle="--", linewidth=0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(MAX_TICK_INTERVALS, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(MAX_TICK_INTERVALS))
 
 
 def training_history_lines(axes, label: str) -> list:
@@ -27,7 +40,7 @@ def training_history_lines(axes, label: str) -> list:
 
     Returns the Line2D of the loss (dots), train accuracy and val accuracy, labelled
     ``loss_<label>``, ``train_acc_<label>`` and ``val_acc_<label>``; fill them with
-    :func:`set_training_history`.
+    :func:`set_training_history`. Each axes' colour cycle gives a run the same colour in all three.
     """
     ax_loss, ax_train, ax_val = axes
     return [
@@ -48,29 +61,34 @@ def set_training_history(lines, run) -> None:
         line.set_data(np.arange(len(history)), history)
 
 
-def style_training_axes(axes, legend: bool) -> None:
-    """Labels, grid, limits fitted to the lines and (if ``legend``) legends of the three panels."""
-    for ax, (ylabel, xlabel) in zip(axes, TRAINING_PANELS):
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(linestyle="--", linewidth=0.5)
+def fit_training_axes(axes) -> None:
+    """Fit the limits of the three axes to their lines."""
+    for ax in axes:
         ax.relim()
         ax.autoscale_view()
-        if legend:
-            ax.legend(loc="upper right" if ax is axes[0] else "lower right", ncol=2)
+
+
+def legend_training_runs(axes, lines: Mapping[str, list]) -> None:
+    """One legend naming the runs (``lines``: each run's label -> its three lines), on the loss axes."""
+    if lines:
+        axes[0].legend([three[0] for three in lines.values()], list(lines), loc="upper right",
+                       ncol=min(len(lines), 4), markerscale=4)
 
 
 def draw_training_history(axes, runs: Mapping[str, object]) -> None:
-    """Draw runs on three axes: loss per iteration, train and val accuracy per check.
+    """Draw runs on three axes: loss per iteration, train and val accuracy per check, one legend.
 
     Inputs:
     - axes: three matplotlib Axes (loss, train accuracy, val accuracy).
     - runs: maps a label to anything with ``loss_history``, ``train_acc_history`` and
       ``val_acc_history`` (a :class:`dl.solver.Solver`, or a live dashboard's record).
     """
+    style_training_axes(axes)
+    lines = {label: training_history_lines(axes, label) for label in runs}
     for label, run in runs.items():
-        set_training_history(training_history_lines(axes, label), run)
-    style_training_axes(axes, legend=bool(runs))
+        set_training_history(lines[label], run)
+    fit_training_axes(axes)
+    legend_training_runs(axes, lines)
 
 
 def plot_solver_comparison(solvers: Mapping[str, object], title: str | None = None):
@@ -82,7 +100,8 @@ def plot_solver_comparison(solvers: Mapping[str, object], title: str | None = No
     - title: optional figure title.
 
     Returns the matplotlib Figure: three stacked axes (15 x 15 inches) with one line per run,
-    labelled ``loss_<label>``, ``train_acc_<label>`` and ``val_acc_<label>``.
+    labelled ``loss_<label>``, ``train_acc_<label>`` and ``val_acc_<label>``, and one legend
+    naming the runs.
     """
     fig, axes = plt.subplots(3, 1, figsize=(15, 15))
     draw_training_history(axes, solvers)

@@ -19,7 +19,7 @@ import inspect
 from dataclasses import dataclass
 from functools import cache
 
-from autograder.checks import CheckContext, UnitOutcome, run_checks
+from autograder.checks import REGISTRY, CheckContext, UnitOutcome, run_checks
 from autograder.manifest import read_manifest
 from autograder.nbgrader_bridge import in_process_student
 from autograder.units import Unit
@@ -70,8 +70,11 @@ def edit(obj_or_reference, *replacements: tuple[str, str]) -> str:
 
 @cache
 def notebook_units(notebook: str) -> tuple[Unit, ...]:
-    """The code units of ``notebook`` (not artifact units), in manifest order."""
-    return tuple(u for u in read_manifest().notebooks[notebook].units if u.reference)
+    """The code units of ``notebook`` graded on code alone, in manifest order: not artifact units, nor
+    units whose checks read a data set (a saved model rebuilt by a graded builder, such as the
+    PyTorch challenge, is graded by its artifact's tests)."""
+    return tuple(u for u in read_manifest().notebooks[notebook].units
+                 if u.reference and not any(REGISTRY.datasets_of(check) for check in u.checks))
 
 
 def numpy_prelude() -> list[str]:
@@ -84,6 +87,8 @@ def numpy_prelude() -> list[str]:
 # What a notebook's setup cell imports that its units and checks use, for notebooks other than a1's.
 PRELUDES = {
     "NetworkVisualization": ["import torch", "from torch import nn", "from dl.netvis import SmallConvNet"],
+    "PyTorch": ["import torch", "import torch.nn as nn", "import torch.nn.functional as F", "import torch.optim as optim",
+                "from dl.nn.basics import Flatten, flatten, random_weight, zero_weight"],
 }
 
 
@@ -117,7 +122,7 @@ def grade(notebook: str, sources: tuple[str, ...] = (), grade_ids: tuple[str, ..
 
 
 TABLES = {"FullyConnectedNets": "fc", "BatchNormalization": "bn", "Dropout": "dropout", "ConvolutionalNetworks": "cnn",
-          "NetworkVisualization": "nv"}
+          "NetworkVisualization": "nv", "PyTorch": "pt"}
 
 
 def table(notebook: str):

@@ -7,7 +7,10 @@ from typing import Callable
 
 from matplotlib.figure import Figure
 
-from dl.vis import draw_training_history, set_training_history, style_training_axes, training_history_lines
+from dl.vis import (
+    draw_training_history, fit_training_axes, legend_training_runs, set_training_history, style_training_axes,
+    training_history_lines,
+)
 from dl.widgets import frontend
 from dl.widgets.budget import RedrawBudget, default_budget
 from dl.widgets.view import FigureView
@@ -39,7 +42,9 @@ class TrainingDashboard:
     The curves are shown in the output of the cell that trains (see :mod:`dl.widgets.view`):
     redrawn live a few times a second at most and for at most a tenth of the training time,
     and left as a static figure when the cell ends. A dashboard used again in a later cell opens
-    a new view there, holding every run so far; the earlier cell keeps its final figure.
+    a new view there, holding every run so far; the earlier cell keeps its final figure (the
+    views share one Figure, which is drawn faster once it has been drawn). Where widgets do not
+    render, the output is a PNG redrawn at most every five seconds, within the same budget.
 
     Args:
     - title: figure title.
@@ -55,8 +60,8 @@ class TrainingDashboard:
         self.budget = budget
         self.runs: dict[str, object] = {}
         self.view: FigureView | None = None  # the view of the cell that last trained
-        self._axes = None
-        self._lines: dict[str, list] = {}
+        self._figure: Figure | None = None  # the views' figure, made by the first
+        self._lines: dict[str, list] = {}  # each run's three lines in it
 
     def callback(self, label: str = "run") -> Callable[[object], None]:
         """A callable for ``Solver(callbacks=[...])`` that shows the solver's histories as ``label``."""
@@ -89,8 +94,7 @@ class TrainingDashboard:
     def figure(self) -> Figure:
         """All runs so far as a new static Figure (not attached to pyplot)."""
         fig = Figure(figsize=self.figsize)
-        axes = fig.subplots(3, 1)
-        draw_training_history(axes, self.runs)
+        draw_training_history(fig.subplots(3, 1), self.runs)
         self._decorate(fig)
         return fig
 
@@ -99,21 +103,23 @@ class TrainingDashboard:
 
     def _refresh(self) -> None:
         if self.view is None or self.view.finished:
-            fig = Figure(figsize=self.figsize, dpi=72)
-            self._axes = fig.subplots(3, 1)
-            self._lines = {}
-            self.view = FigureView(fig, self._update_artists, frontend.current_frontend(), self.describe, budget=self.budget)
+            if self._figure is None:
+                self._figure = Figure(figsize=self.figsize, dpi=72)
+                style_training_axes(self._figure.subplots(3, 1))
+                self._decorate(self._figure)
+            self.view = FigureView(self._figure, self._update_artists, frontend.current_frontend(), self.describe, budget=self.budget)
         self.view.refresh()
 
     def _update_artists(self) -> None:
+        axes = self._figure.axes
         new_runs = [label for label in self.runs if label not in self._lines]
         for label in new_runs:
-            self._lines[label] = training_history_lines(self._axes, label)
+            self._lines[label] = training_history_lines(axes, label)
         for label, run in self.runs.items():
             set_training_history(self._lines[label], run)
-        style_training_axes(self._axes, legend=bool(new_runs))
+        fit_training_axes(axes)
         if new_runs:
-            self._decorate(self.view.figure)
+            legend_training_runs(axes, self._lines)
 
     def _decorate(self, fig: Figure) -> None:
         if self.title:

@@ -15,6 +15,7 @@ layout, generated once into a folder marked as a fixture, and read by the same l
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -161,8 +162,10 @@ def write_random_state(model: nn.Module, path: str | os.PathLike, seed: int = 0)
 
 
 def ensure_random_weights(name: str, model: nn.Module, root: str | os.PathLike | None = None) -> Path:
-    """The random stand-in for registry entry ``name``: ``<root>/<name>-random.pth``, written on
-    first use by :func:`write_random_state` (seed 0) in the layout of ``model``.
+    """The random stand-in for registry entry ``name`` in the layout of ``model``:
+    ``<root>/<name>-random-<layout>.pth``, written on first use by :func:`write_random_state`
+    (seed 0). ``<layout>`` is 8 hex digits of a hash of the model's keys and shapes, so a model of
+    another size (a narrow smoke variant) or a changed architecture gets a file of its own.
 
     ``root`` defaults to ``data_dir()/fixtures/weights``; the folder carries the fixture marker, so
     loaders accept its files only in smoke mode or under pytest.
@@ -182,7 +185,8 @@ def ensure_random_weights(name: str, model: nn.Module, root: str | os.PathLike |
             f.write(json.dumps(note, indent=2) + "\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, marker)
-    path = root / f"{name}-random.pth"
+    layout = ";".join(f"{key}:{tuple(value.shape)}" for key, value in model.state_dict().items())
+    path = root / f"{name}-random-{hashlib.sha256(layout.encode()).hexdigest()[:8]}.pth"
     if not path.exists():
         write_random_state(model, path)
     return path

@@ -7,8 +7,9 @@
   :class:`KernelEditor` (:mod:`dl.widgets.kernel_editor`) is one.
 
 Each draws through :class:`dl.widgets.view.FigureView`: bound to the cell that runs it, redrawn
-within a :class:`dl.widgets.budget.RedrawBudget`, left as a plain PNG when it ends, and static
-where widgets cannot render (:mod:`dl.widgets.frontend`).
+within a :class:`dl.widgets.budget.RedrawBudget`, left as a plain PNG when it ends (an explorer:
+when another cell runs), and, where widgets cannot render (:mod:`dl.widgets.frontend`), a PNG
+redrawn every few seconds.
 """
 from dl.widgets.dashboard import TrainingDashboard
 from dl.widgets.explorer import Explorer

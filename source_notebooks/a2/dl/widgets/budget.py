@@ -3,14 +3,14 @@
 
 A view asks :meth:`RedrawBudget.allows` before each redraw and measures the redraw inside
 :meth:`RedrawBudget.spend`. A redraw is allowed when at least ``min_interval`` seconds have passed
-since the view opened or the last redraw ended, and the time spent redrawing so far, plus one more
-redraw as long as the last one, is at most ``max_share`` of the time since the view opened. That
-reserve pays for the final state, which is drawn regardless of the budget (:meth:`spend` without
-:meth:`allows`). So a slow redraw (a big figure, a loaded machine) simply makes redraws rarer, and
-a run long enough to afford live redraws (``2 / max_share`` redraw times) runs at most
-``max_share`` slower because of them, plus one redraw where the first one's cost is not known
-beforehand (``expected_cost``). A shorter run is drawn once, at its end: that one redraw is its
-whole cost.
+since the view opened or the last redraw ended, and the time spent redrawing so far, plus this
+redraw and one more (each as long as the last one), is at most ``max_share`` of the time since the
+view opened. That reserve pays for the final state, which is drawn regardless of the budget
+(:meth:`spend` without :meth:`allows`). So a slow redraw (a big figure, a loaded machine) simply
+makes redraws rarer, and a run long enough to afford live redraws (``2 / max_share`` redraw
+times) runs at most ``max_share`` slower because of all its redraws, the final one included, as
+long as redraws cost about the same (the first one's cost is not known beforehand:
+``expected_cost``). A shorter run is drawn once, at its end: that one redraw is its whole cost.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class RedrawBudget:
     def allows(self) -> bool:
         """Whether a redraw now keeps within both limits."""
         now = self.clock()
-        affordable = self.spent + self._last_cost <= self.max_share * (now - self.opened)
+        affordable = self.spent + 2 * self._last_cost <= self.max_share * (now - self.opened)
         return affordable and now - self._last_end >= self.min_interval
 
     @contextmanager

@@ -2,12 +2,13 @@
 """A figure redrawn from the values of a few controls: sliders, drop-downs, number fields."""
 from __future__ import annotations
 
+import uuid
 from typing import Callable, Mapping
 
 from matplotlib.figure import Figure
 
 from dl.widgets import frontend
-from dl.widgets.budget import RedrawBudget
+from dl.widgets.frontend import Frontend, widget_view
 from dl.widgets.view import FigureView
 
 
@@ -17,11 +18,16 @@ class Explorer:
         Explorer({"sigma": ipywidgets.FloatSlider(1.0, min=0.1, max=5)}, draw=show_blur)
 
     where ``show_blur(fig, values)`` draws ``values["sigma"]``'s picture on ``fig``. The last
-    expression of a cell (or ``display(explorer)``) shows the controls above the figure in that
-    cell's output; every change redraws it in place. Sliders update when released
-    (``continuous_update`` is turned off), so each value shown is drawn. :meth:`close` leaves the
-    output as a static figure of the current values, which a saved notebook keeps. Where widgets
-    do not render the output is that static figure from the start.
+    expression of a cell (or ``display(explorer)``) shows it in that cell's output: the controls,
+    and below them the figure, a plain PNG that every change redraws in place. Sliders update when
+    released (``continuous_update`` is turned off), so each value shown is drawn.
+
+    The figure is an image, not a widget, so a notebook saved at any time shows it as last drawn.
+    The controls are a widget, whose model dies with the kernel: so that a saved notebook does not
+    show "Error displaying widget: model not found" in their place, the explorer ends as soon as
+    another cell runs (or on :meth:`close`): the controls become a line of text naming the values
+    the figure shows. Run its cell again to explore again. Where widgets do not render the output
+    is the static figure of the first values from the start.
 
     Args:
     - controls: maps a name to an ipywidgets control with a ``value``.
@@ -49,6 +55,7 @@ class Explorer:
         self.layout = layout if layout is not None else ipywidgets.VBox(list(self.controls.values()))
         self.describe = describe or (lambda: f"Explorer({self.values})")
         self.view: FigureView | None = None
+        self._controls_shown: tuple[Frontend, str] | None = None  # where the live controls are shown
         for control in self.controls.values():
             if control.has_trait("continuous_update"):
                 control.continuous_update = False
@@ -62,18 +69,27 @@ class Explorer:
     def show(self) -> None:
         """Show the explorer in the running cell's output (a view shown earlier becomes static)."""
         self.close()
-        self.view = FigureView(
-            self.figure, self._update_artists, frontend.current_frontend(), self.describe, controls=self.layout,
-            finish_with_cell=False, budget=lambda: RedrawBudget(max_share=1.0, min_interval=0.0),
-        )
-        self.view.refresh(force=True)
-        if not self.view.live:
+        shown = frontend.current_frontend()
+        # every change redraws (refresh(force=True)): the budget only counts the time
+        self.view = FigureView(self.figure, self._update_artists, shown, self.describe, widget=False, finish_with_cell=False)
+        if shown is None or not shown.live:
             self.view.finish()
+            return
+        display_id = uuid.uuid4().hex
+        shown.show({"text/plain": self.describe(), **widget_view(self.layout)}, display_id)
+        self._controls_shown = (shown, display_id)
+        self.view.refresh(force=True)
+        shown.on_next_cell(self.close)
 
     def close(self) -> None:
-        """Leave the output as a static figure of the current values."""
-        if self.view is not None:
-            self.view.finish()
+        """Leave the output as a static figure of the current values, the controls as their text."""
+        if self.view is None or self.view.finished:
+            return
+        self.view.finish(redraw=False)
+        if self._controls_shown is not None:
+            shown, display_id = self._controls_shown
+            shown.replace({"text/plain": f"{self.describe()}; static now: run this cell again to explore"}, display_id)
+            self._controls_shown = None
 
     def _ipython_display_(self) -> None:
         self.show()

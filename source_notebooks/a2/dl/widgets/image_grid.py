@@ -25,7 +25,8 @@ class ImageGrid:
     Each image is min-max scaled on its own (:func:`dl.vis.visualize_grid`). The grid lives in
     the output of the cell that calls :meth:`update`; it is redrawn as its redraw budget allows
     and ends as a static figure of the last images when the cell ends (see
-    :mod:`dl.widgets.view`); updates from a later cell open a new grid there.
+    :mod:`dl.widgets.view`; where widgets do not render it is a PNG redrawn every few seconds);
+    updates from a later cell open a new grid there.
 
     Args:
     - title: figure title (each :meth:`update` may replace it).

@@ -19,9 +19,10 @@ class KernelEditor:
 
         KernelEditor(course_photos())  # the last line of a cell displays it
 
-    Where widgets do not render (nbconvert, GitHub, static HTML) the output is a PNG of the
-    responses as they were when the editor was displayed; :meth:`close` leaves a PNG of the
-    current ones (see :class:`~dl.widgets.explorer.Explorer`).
+    The responses are a PNG redrawn in place, so a saved notebook shows the last ones; the
+    fields become a line of text naming the kernel once another cell runs (or on :meth:`close`),
+    and running the cell again brings them back (see :class:`~dl.widgets.explorer.Explorer`).
+    Where widgets do not render the output is the PNG of the first responses.
 
     Args:
     - images: shape (N, 3, H, W), channels R, G, B (e.g. :func:`dl.data.course_photos`).
@@ -105,7 +106,7 @@ class KernelEditor:
         self.explorer.show()
 
     def close(self) -> None:
-        """Leave the output as a static figure of the current responses."""
+        """Leave the output as a static figure of the current responses, the fields as text."""
         self.explorer.close()
 
     def _ipython_display_(self) -> None:

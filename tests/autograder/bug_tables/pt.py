@@ -1,0 +1,77 @@
+"""Realistic bugs and correct variants of the PyTorch notebook's units (a2, CURRICULUM §4.1)."""
+from tests.autograder.bug_tables import Variant, edit
+
+CONVNET = "dl.nn.basics:three_layer_convnet"
+INIT = "dl.nn.basics:init_three_layer_convnet_params"
+MODULE = "dl.nn.basics:ThreeLayerConvNet"
+MAKE = "dl.nn.basics:make_convnet_and_optimizer"
+SEQUENTIAL = "dl.nn.basics:build_sequential_convnet"
+
+BUGS = [
+    Variant("a2-pt-three_layer_convnet", "padding 1 for the first convolution",
+            (edit(CONVNET, ("pad1 = (conv_w1.shape[2] // 2, conv_w1.shape[3] // 2)", "pad1 = (1, 1)")),), ("three_layer_convnet raised",)),
+    Variant("a2-pt-three_layer_convnet", "no ReLU after the second convolution",
+            (edit(CONVNET, ("x = F.relu(F.conv2d(x, conv_w2, conv_b2, stride=1, padding=pad2))",
+                            "x = F.conv2d(x, conv_w2, conv_b2, stride=1, padding=pad2)")),), ("scores differs",)),
+    Variant("a2-pt-three_layer_convnet", "fc bias left out",
+            (edit(CONVNET, ("scores = flatten(x) @ fc_w + fc_b", "scores = flatten(x) @ fc_w")),), ("scores differs",)),
+    Variant("a2-pt-three_layer_convnet", "scores computed through numpy (no gradients)",
+            (edit(CONVNET, ("scores = flatten(x) @ fc_w + fc_b",
+                            "scores = torch.from_numpy(flatten(x).detach().numpy() @ fc_w.detach().numpy()) + fc_b")),), ("the gradient of x",)),
+    Variant("a2-pt-init_three_layer_convnet_params", "biases drawn like weights",
+            (edit(INIT, ("conv_b1 = zero_weight((channel_1,), device=device, dtype=dtype)",
+                         "conv_b1 = random_weight((channel_1, 1), device=device, dtype=dtype).view(-1)")),), ("conv_b1",)),
+    Variant("a2-pt-init_three_layer_convnet_params", "fc weight stored (out, in)",
+            (edit(INIT, ("fc_w = random_weight((channel_2 * 32 * 32, num_classes)", "fc_w = random_weight((num_classes, channel_2 * 32 * 32)")),),
+            ("shapes",)),
+    Variant("a2-pt-init_three_layer_convnet_params", "standard normal weights",
+            (edit(INIT, ("conv_w2 = random_weight((channel_2, channel_1, 3, 3), device=device, dtype=dtype)",
+                         "conv_w2 = torch.randn((channel_2, channel_1, 3, 3), device=device, dtype=dtype, requires_grad=True)")),),
+            ("conv_w2 has standard deviation",)),
+    Variant("a2-pt-init_three_layer_convnet_params", "dtype ignored",
+            (edit(INIT, ("fc_b = zero_weight((num_classes,), device=device, dtype=dtype)", "fc_b = zero_weight((num_classes,), device=device)")),),
+            ("fc_b",)),
+    Variant("a2-pt-ThreeLayerConvNet", "padding 1 for conv1",
+            (edit(MODULE, ("nn.Conv2d(in_channel, channel_1, kernel_size=5, padding=2)", "nn.Conv2d(in_channel, channel_1, kernel_size=5, padding=1)")),),
+            ("ThreeLayerConvNet",)),
+    Variant("a2-pt-ThreeLayerConvNet", "biases not zeroed",
+            (edit(MODULE, ("            nn.init.zeros_(layer.bias)\n", "")),), ("not all exactly zero",)),
+    Variant("a2-pt-ThreeLayerConvNet", "default (non-Kaiming) init",
+            (edit(MODULE, ("            nn.init.kaiming_normal_(layer.weight)\n", "")),), ("standard deviation",)),
+    Variant("a2-pt-ThreeLayerConvNet", "ReLU missing after conv2",
+            (edit(MODULE, ("x = F.relu(self.conv2(x))", "x = self.conv2(x)")),), ("scores differs",)),
+    Variant("a2-pt-module_model_and_optimizer", "momentum added",
+            (edit(MAKE, ("optim.SGD(model.parameters(), lr=learning_rate)", "optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9)")),),
+            ("momentum",)),
+    Variant("a2-pt-module_model_and_optimizer", "learning rate ignored",
+            (edit(MAKE, ("lr=learning_rate)", "lr=3e-3)")),), ("lr is",)),
+    Variant("a2-pt-module_model_and_optimizer", "channels swapped",
+            (edit(MAKE, ("channel_1=32, channel_2=16", "channel_1=16, channel_2=32")),), ("ThreeLayerConvNet(3, 32, 16, 10)",)),
+    Variant("a2-pt-module_model_and_optimizer", "Adam instead of SGD",
+            (edit(MAKE, ("optim.SGD(model.parameters(), lr=learning_rate)", "optim.Adam(model.parameters(), lr=learning_rate)")),),
+            ("expected optim.SGD",)),
+    Variant("a2-pt-build_sequential_convnet", "ReLU and Flatten swapped",
+            (edit(SEQUENTIAL, ("        nn.ReLU(),\n        Flatten(),\n", "        Flatten(),\n        nn.ReLU(),\n")),), ("the layers are",)),
+    Variant("a2-pt-build_sequential_convnet", "no Nesterov",
+            (edit(SEQUENTIAL, ("lr=1e-2, momentum=0.9, nesterov=True)\n", "lr=1e-2, momentum=0.9)\n")),), ("nesterov",)),
+    Variant("a2-pt-build_sequential_convnet", "momentum 0.99",
+            (edit(SEQUENTIAL, ("lr=1e-2, momentum=0.9, nesterov=True)\n", "lr=1e-2, momentum=0.99, nesterov=True)\n")),), ("momentum is",)),
+    Variant("a2-pt-build_sequential_convnet", "padding 1 on the 5x5 convolution",
+            (edit(SEQUENTIAL, ("nn.Conv2d(3, 32, kernel_size=5, padding=2)", "nn.Conv2d(3, 32, kernel_size=5, padding=1)"),
+                  ("nn.Linear(16 * 32 * 32, 10)", "nn.Linear(16 * 30 * 30, 10)")),), ("padding",)),
+]
+
+CORRECT = [
+    Variant("a2-pt-three_layer_convnet", "F.linear with the transposed weight and padding='same'",
+            (edit(CONVNET, ("x = F.relu(F.conv2d(x, conv_w1, conv_b1, stride=1, padding=pad1))", "x = F.relu(F.conv2d(x, conv_w1, conv_b1, padding='same'))"),
+                  ("x = F.relu(F.conv2d(x, conv_w2, conv_b2, stride=1, padding=pad2))", "x = torch.relu(F.conv2d(x, conv_w2, conv_b2, padding='same'))"),
+                  ("scores = flatten(x) @ fc_w + fc_b", "scores = F.linear(x.reshape(x.shape[0], -1), fc_w.T, fc_b)")),)),
+    Variant("a2-pt-init_three_layer_convnet_params", "kaiming_normal_ on (in, out) weights through the transpose",
+            (edit(INIT, ("fc_w = random_weight((channel_2 * 32 * 32, num_classes), device=device, dtype=dtype)",
+                         "fc_w = nn.init.kaiming_normal_(torch.empty((num_classes, channel_2 * 32 * 32), device=device, dtype=dtype)).T.contiguous().requires_grad_()")),)),
+    Variant("a2-pt-ThreeLayerConvNet", "F.relu in forward, nn.init.constant_ biases",
+            (edit(MODULE, ("nn.init.zeros_(layer.bias)", "nn.init.constant_(layer.bias, 0.0)"),
+                  ("scores = self.fc(flatten(x))", "scores = self.fc(torch.flatten(x, 1))")),)),
+    Variant("a2-pt-build_sequential_convnet", "nn.Flatten and in-place ReLU",
+            (edit(SEQUENTIAL, ("        Flatten(),\n", "        nn.Flatten(),\n"), ("        nn.ReLU(),\n        nn.Conv2d", "        nn.ReLU(inplace=True),\n        nn.Conv2d")),)),
+]
