@@ -22,6 +22,7 @@ The grading rules every check follows (docs/authoring.md, "Writing a unit's chec
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Callable, Mapping, Sequence
 
@@ -140,14 +141,23 @@ class Tally:
         return CheckResult.from_score(score, summary)
 
 
+_GLOBAL_RNG = threading.RLock()
+
+
 @contextmanager
 def keep_global_rng():
-    """Restore numpy's global RNG after reference code that reseeds it (a seeded dropout does)."""
-    state = np.random.get_state()
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
+    """Restore numpy's global RNG after reference code that reseeds it (a seeded dropout does).
+
+    One thread at a time: numpy's global RNG is the process's, and a grader whose threads grade
+    submissions side by side (a Dask worker with several threads) would otherwise interleave one
+    check's seed and draws with another's.
+    """
+    with _GLOBAL_RNG:
+        state = np.random.get_state()
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
 
 
 def describe_shapes(**arrays) -> str:

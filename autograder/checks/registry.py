@@ -33,6 +33,7 @@ import numpy as np
 from autograder.datasets import DATASETS, DataSource, default_sources
 from autograder.student import Student, StudentError
 from autograder.units import Unit
+from dl.program import parse
 
 CHECKS_DIR = Path(__file__).resolve().parent
 
@@ -163,7 +164,7 @@ def _declared_modules() -> dict[str, str]:
     """Check name -> module, from the ``@register("name", ...)`` decorators of ``autograder/checks/*.py``."""
     modules: dict[str, str] = {}
     for path in sorted(CHECKS_DIR.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        for node in ast.walk(parse(path.read_text(encoding="utf-8"), str(path))):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             for decorator in node.decorator_list:

@@ -152,3 +152,37 @@ def test_a_case_may_declare_its_sub_checks_by_part():
     with pytest.raises(AssertionError, match="declared"):
         with tally.case({"train": 1}, "one train sub-check"):
             tally.add(None, "test")
+
+
+def test_keep_global_rng_lets_one_thread_at_a_time_seed_and_draw():
+    """A Dask worker's threads grade side by side: one check's seed and draws are never interleaved with another's."""
+    import sys
+    import threading
+
+    from autograder.checks.compare import keep_global_rng
+
+    expected = {seed: np.random.RandomState(seed).rand(200) for seed in range(4)}
+    wrong: list[int] = []
+
+    start = threading.Barrier(len(expected))
+
+    def draw(seed: int) -> None:
+        start.wait()
+        for _ in range(100):
+            with keep_global_rng():
+                np.random.seed(seed)
+                values = [np.random.rand() for _ in range(200)]  # many small draws: many chances to switch
+            if not np.array_equal(values, expected[seed]):
+                wrong.append(seed)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=draw, args=(seed,)) for seed in expected]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []

@@ -83,7 +83,8 @@ def test_plot_solver_comparison_three_panels_one_line_per_run():
     fig = plot_solver_comparison({"sgd": _run(0), "adam": _run(1)}, title="Update rules")
     assert len(fig.axes) == 3
     labels = [[line.get_label() for line in ax.get_lines()] for ax in fig.axes]
-    assert labels == [["loss_sgd", "loss_adam"], ["train_acc_sgd", "train_acc_adam"], ["val_acc_sgd", "val_acc_adam"]]
+    assert labels == [["loss_sgd", "loss_adam"], ["train_acc_sgd", "train_acc_adam"],
+                      ["val_acc_sgd", "best_val_acc_sgd", "val_acc_adam", "best_val_acc_adam"]]
     assert fig._suptitle.get_text() == "Update rules"
     # one legend, naming the runs, on the loss panel
     assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()] == ["sgd", "adam"]
@@ -167,3 +168,15 @@ def test_plot_normalization_groups_has_one_titled_panel_per_method():
     assert [t.split()[0] for t in titles] == ["Batch", "Layer", "Instance", "Group"]
     assert "G = 2" in titles[3]
     assert all(ax.images[0].get_array().shape[:2] == (2, 4) for ax in fig.axes)
+
+
+def test_a_star_marks_the_best_val_accuracy_so_far_in_the_runs_colour():
+    run = _run(0)
+    run.val_acc_history = [0.2, 0.5, 0.4, 0.5]
+    fig = plot_solver_comparison({"sgd": run})
+    val, best = fig.axes[2].get_lines()
+    assert list(best.get_xdata()) == [1] and list(best.get_ydata()) == [0.5]  # the first of the equal best
+    assert best.get_marker() == "*" and best.get_color() == val.get_color()
+    run.val_acc_history = []
+    fig = plot_solver_comparison({"sgd": run})
+    assert len(fig.axes[2].get_lines()[1].get_xdata()) == 0  # no star before the first check

@@ -224,7 +224,7 @@ def test_static_figure_has_three_panels_with_labelled_lines(front):
     dashboard.record("adam", loss=1.0, train_acc=0.2, val_acc=0.1)
     fig = dashboard.figure()
     labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
-    assert labels == ["loss_adam", "train_acc_adam", "val_acc_adam"]
+    assert labels == ["loss_adam", "train_acc_adam", "val_acc_adam", "best_val_acc_adam"]
 
 
 def test_works_with_widgets_lacking_repr_mimebundle_like_ipywidgets_7(front, monkeypatch):

@@ -39,6 +39,7 @@ from __future__ import annotations
 import ast
 import builtins
 import linecache
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Mapping, MutableMapping, Sequence
@@ -73,11 +74,26 @@ def cell_unit(cell: Mapping) -> str | None:
     return None
 
 
+_PARSING = threading.Lock()
+
+
+def parse(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse(source, filename)``, one thread at a time.
+
+    CPython 3.11 builds ast objects with a recursion counter shared by the threads of a process, so
+    two threads parsing at once fail at random with ``SystemError: AST constructor recursion depth
+    mismatch`` (python/cpython#106905): a grader whose threads grade submissions side by side (a
+    Dask worker with several threads) parses through here.
+    """
+    with _PARSING:
+        return ast.parse(source, filename)
+
+
 def _parse(source: str) -> ast.Module | None:
     """The cell's syntax tree; None for a syntax error or code nested too deeply for the parser
     (which raises MemoryError or RecursionError for it)."""
     try:
-        return ast.parse(source)
+        return parse(source)
     except (SyntaxError, MemoryError, RecursionError):
         return None
 

@@ -36,29 +36,37 @@ def style_training_axes(axes) -> None:
 
 
 def training_history_lines(axes, label: str) -> list:
-    """Add one run's three (empty) lines to the axes of :data:`TRAINING_PANELS`.
+    """Add one run's (empty) lines to the axes of :data:`TRAINING_PANELS`.
 
-    Returns the Line2D of the loss (dots), train accuracy and val accuracy, labelled
-    ``loss_<label>``, ``train_acc_<label>`` and ``val_acc_<label>``; fill them with
-    :func:`set_training_history`. Each axes' colour cycle gives a run the same colour in all three.
+    Returns the Line2D of the loss (dots), train accuracy, val accuracy, and the best val accuracy
+    so far (a star on the val line), labelled ``loss_<label>``, ``train_acc_<label>``,
+    ``val_acc_<label>`` and ``best_val_acc_<label>``; fill them with :func:`set_training_history`.
+    Each axes' colour cycle gives a run the same colour in all three panels.
     """
     ax_loss, ax_train, ax_val = axes
+    val = ax_val.plot([], [], "-o", label=f"val_acc_{label}")[0]
     return [
         ax_loss.plot([], [], "o", markersize=2, label=f"loss_{label}")[0],
         ax_train.plot([], [], "-o", label=f"train_acc_{label}")[0],
-        ax_val.plot([], [], "-o", label=f"val_acc_{label}")[0],
+        val,
+        ax_val.plot([], [], "*", markersize=15, color=val.get_color(), markeredgecolor="black", zorder=3,
+                    label=f"best_val_acc_{label}")[0],
     ]
 
 
 def set_training_history(lines, run) -> None:
-    """Put a run's histories into its three lines (x: the index in each history).
+    """Put a run's histories into its lines (x: the index in each history), and the star on its best val accuracy.
 
     ``run`` is anything with ``loss_history``, ``train_acc_history`` and ``val_acc_history`` (a
-    :class:`dl.solver.Solver`, or a live dashboard's record).
+    :class:`dl.solver.Solver`, or a live dashboard's record). The star marks the first check with
+    the highest val accuracy so far (none before the first check).
     """
     histories = (run.loss_history, run.train_acc_history, run.val_acc_history)
     for line, history in zip(lines, histories):
         line.set_data(np.arange(len(history)), history)
+    val = run.val_acc_history
+    best = [int(np.argmax(val))] if len(val) else []
+    lines[3].set_data(best, [val[i] for i in best])
 
 
 def fit_training_axes(axes) -> None:
@@ -69,9 +77,9 @@ def fit_training_axes(axes) -> None:
 
 
 def legend_training_runs(axes, lines: Mapping[str, list]) -> None:
-    """One legend naming the runs (``lines``: each run's label -> its three lines), on the loss axes."""
+    """One legend naming the runs (``lines``: each run's label -> its lines), on the loss axes."""
     if lines:
-        axes[0].legend([three[0] for three in lines.values()], list(lines), loc="upper right",
+        axes[0].legend([run_lines[0] for run_lines in lines.values()], list(lines), loc="upper right",
                        ncol=min(len(lines), 4), markerscale=4)
 
 

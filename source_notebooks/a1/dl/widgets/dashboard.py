@@ -26,7 +26,8 @@ class History:
 
 
 class TrainingDashboard:
-    """Live training curves: loss per iteration, train and val accuracy per epoch, one line per run.
+    """Live training curves: loss per iteration, train and val accuracy per epoch, one line per run,
+    and a star on each run's best val accuracy so far.
 
     As a :class:`dl.solver.Solver` callback, one label per run::
 
@@ -61,7 +62,7 @@ class TrainingDashboard:
         self.runs: dict[str, object] = {}
         self.view: FigureView | None = None  # the view of the cell that last trained
         self._figure: Figure | None = None  # the views' figure, made by the first
-        self._lines: dict[str, list] = {}  # each run's three lines in it
+        self._lines: dict[str, list] = {}  # each run's lines in it (dl.vis.training_history_lines)
 
     def callback(self, label: str = "run") -> Callable[[object], None]:
         """A callable for ``Solver(callbacks=[...])`` that shows the solver's histories as ``label``."""
