@@ -1,7 +1,7 @@
-"""a1 in a real browser: JupyterLab served on the loopback interface, driven in headless Chromium
-with Selenium, as a student would use it.
+"""a1 and a2 in a real browser: JupyterLab served on the loopback interface, driven in headless
+Chromium with Selenium, as a student would use it.
 
-The tests fill in a1's release with the reference (the ``correct`` sample), start JupyterLab with
+The tests fill in an assignment's release with the reference (the ``correct`` sample), start JupyterLab with
 a token and ``DL_SMOKE=1`` (its kernels inherit it), run all cells of a notebook from the Run menu
 and watch its DOM, then save the notebook, close it (shutting its kernel down), open it again in a
 fresh page and check that every cell that showed a figure shows it again (an image, no "Error
@@ -14,6 +14,15 @@ displaying widget" anywhere).
   later cells ran; the test then runs the editor's cell again, types a new kernel weight into it,
   sees the figure change, runs the next code cell (the editor becomes static) and checks that the
   reopened notebook shows the edited figure.
+- PyTorch (a2): as FullyConnectedNets, with a twelve-second run of the notebook's ``train_module``
+  appended (LONGER_RUN_PYTORCH); every training cell's dashboard must show its figure.
+- NetworkVisualization (a2): each class visualisation (an image grid) must show an image that
+  changes while its cell runs; the saliency explorer and the fooling explorer are static figures
+  after Run All; the test runs the saliency explorer's cell again and picks another image (the
+  figure changes), then the fooling explorer's cell (the saliency explorer becomes static, showing
+  the picked image) and picks another target class (the figure changes), runs the next code cell
+  (the fooling explorer becomes static) and checks that the reopened notebook shows both edited
+  figures.
 
 Only what a student sees is asserted (images in a cell's output, prompts, input fields, error
 text), never how the widgets are built, plus that the saved file holds no widget view that could go
@@ -45,6 +54,7 @@ from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "out" / "browser"
@@ -113,7 +123,7 @@ new MutationObserver(mutations => {
 # Per cell: its index, whether it is a code cell, its prompt ("[3]:", "[*]:"), the first line of
 # its source, the start of its output's text, whether that output shows an error or a widget that
 # failed to display, whether each image in it has loaded and a hash of each one's source, and how
-# many input fields its output shows (a widget's).
+# many input fields and drop-down lists its output shows (a widget's).
 CELL_STATES = HASH + """
 const notebook = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
 if (!notebook) return null;
@@ -131,6 +141,7 @@ return Array.from(notebook.querySelectorAll('.jp-Cell')).map((cell, index) => {
     images: area ? Array.from(area.querySelectorAll('img')).map(img => img.complete && img.naturalWidth > 0) : [],
     sources: area ? Array.from(area.querySelectorAll('img')).map(img => hash(img.getAttribute('src') || '')) : [],
     inputs: area ? area.querySelectorAll('input').length : 0,
+    selects: area ? area.querySelectorAll('select').length : 0,
   };
 });
 """
@@ -186,10 +197,13 @@ def browser():
 
 
 @pytest.fixture
-def jupyterlab(tmp_path):
-    """JupyterLab serving a filled-in a1 release; yields (base URL, token, the release folder)."""
+def jupyterlab(request, tmp_path):
+    """JupyterLab serving a filled-in release, a1's or the one a test names with
+    ``@pytest.mark.parametrize("jupyterlab", ["a2"], indirect=True)``; yields (base URL, token, the
+    release folder)."""
+    assignment = getattr(request, "param", "a1")
     served = tmp_path / "samples"
-    folder = make_samples(ROOT / "source_notebooks" / "a1", ROOT / "release" / "a1", served)["correct"]
+    folder = make_samples(ROOT / "source_notebooks" / assignment, ROOT / "release" / assignment, served)["correct"]
     home = tmp_path / "jupyter"
     for name, content in JUPYTER_FILES.items():
         (home / name).parent.mkdir(parents=True, exist_ok=True)
@@ -417,6 +431,23 @@ while time.perf_counter() - start < 12:
 """
 
 
+# PyTorch's smoke training cells are as short: the same twelve seconds, with the notebook's own
+# training function, loaders and layers.
+LONGER_RUN_PYTORCH = """\
+# Added by the browser test: twelve seconds of training, so the dashboard redraws while it runs.
+import time
+
+reset_seed(0)
+longer = nn.Sequential(Flatten(), nn.Linear(3 * 32 * 32, 100), nn.ReLU(), nn.Linear(100, 10))
+longer_optimizer = optim.SGD(longer.parameters(), lr=1e-2)
+longer_dashboard = TrainingDashboard("Twelve seconds of SGD")
+start = time.perf_counter()
+while time.perf_counter() - start < 12:
+    train_module(longer, longer_optimizer, loader_train, loader_val, epochs=1, print_every=print_every,
+                 callback=functools.partial(longer_dashboard.record, "sgd"))
+"""
+
+
 def append_cell(path: Path, source: str) -> None:
     """Append a code cell to the notebook at ``path``."""
     nb = json.loads(path.read_text())
@@ -425,30 +456,49 @@ def append_cell(path: Path, source: str) -> None:
     path.write_text(json.dumps(nb, indent=1))
 
 
-def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
-    base_url, token, folder = jupyterlab
-    notebook = "FullyConnectedNets.ipynb"
-    append_cell(folder / notebook, LONGER_RUN)
-    open_notebook(browser, base_url, token, notebook)
-    browser.execute_script(WATCH_IMAGES)
+def check_training_notebook(driver, base_url: str, token: str, folder: Path, notebook: str, longer_run: str,
+                            name: str) -> list[dict]:
+    """Run all of ``notebook`` with ``longer_run`` appended: no cell fails, the appended run's
+    dashboard redraws while it runs, the saved file holds a PNG (and no widget view) for each cell
+    that was live, and so does the reopened notebook. Screenshots ``<name>-after-training.png`` and
+    ``<name>-after-reopening.png``; returns the saved file's cells."""
+    append_cell(folder / notebook, longer_run)
+    open_notebook(driver, base_url, token, notebook)
+    driver.execute_script(WATCH_IMAGES)
 
-    cells = run_all_cells(browser, notebook)
+    cells = run_all_cells(driver, notebook)
     failed = [c for c in cells if c["error"]]
     assert not failed, f"cell {failed[0]['index']} ({failed[0]['first_line']!r}) failed:\n{failed[0]['output_text']}"
 
-    live = live_cells(browser, cells)
+    live = live_cells(driver, cells)
     assert live, "no cell output showed an image that changed while its cell ran: the live training dashboard did not update"
     appended = cells[-1]["index"]
     assert appended in live, "the appended twelve-second run's dashboard did not redraw while it ran"
-    screenshot(browser, appended, "after-training.png")
+    screenshot(driver, appended, f"{name}-after-training.png")
 
-    saved = save(browser, folder / notebook)
+    saved = save(driver, folder / notebook)
     assert set(live) <= set(saved_pngs(saved)), f"cells {sorted(set(live) - set(saved_pngs(saved)))} were saved without a PNG"
     assert widget_views(saved) == [], f"the saved cells {widget_views(saved)} hold a widget view"
 
-    states = close_and_reopen(browser, base_url, token, notebook, live)
-    screenshot(browser, appended, "after-reopening.png")
+    states = close_and_reopen(driver, base_url, token, notebook, live)
+    screenshot(driver, appended, f"{name}-after-reopening.png")
     assert_reopened_shows(states, live)
+    return saved
+
+
+def test_fully_connected_nets_in_jupyterlab(browser, jupyterlab):
+    base_url, token, folder = jupyterlab
+    check_training_notebook(browser, base_url, token, folder, "FullyConnectedNets.ipynb", LONGER_RUN, "fcn")
+
+
+@pytest.mark.parametrize("jupyterlab", ["a2"], indirect=True)
+def test_pytorch_in_jupyterlab(browser, jupyterlab):
+    base_url, token, folder = jupyterlab
+    saved = check_training_notebook(browser, base_url, token, folder, "PyTorch.ipynb", LONGER_RUN_PYTORCH, "pytorch")
+    # every cell that trains with a dashboard (Parts II to V, the appended run) was saved with its figure
+    training = [i for i, cell in enumerate(saved) if cell["cell_type"] == "code" and ".record" in "".join(cell["source"])]
+    assert len(training) >= 5, training
+    assert set(training) <= set(saved_pngs(saved)), f"cells {sorted(set(training) - set(saved_pngs(saved)))} were saved without a PNG"
 
 
 EDITOR = "KernelEditor(photos)"
@@ -495,3 +545,104 @@ def test_convolutional_networks_kernel_editor_in_jupyterlab(browser, jupyterlab)
     screenshot(browser, editor["index"], "kernel-editor-after-reopening.png")
     assert_reopened_shows(states, figures)
     assert states[editor["index"]]["sources"] == edited["sources"], "reopened, the editor does not show the edited kernel"
+
+
+# How the cells of NetworkVisualization start.
+SALIENCY_EXPLORER = "def draw_saliency(fig, values):"
+FOOLING_EXPLORER = "class ScoreRecorder(nn.Module):"
+CLASS_VISUALISATIONS = ("num_iterations = 5 if SMOKE else 100", "target_y = smoke_target(1) if SMOKE else")
+
+# The smoke class visualisations take 5 steps, a second or two: the image grid's redraw budget
+# (dl/widgets/budget.py) may leave them no redraw but the last. The test appends eight seconds of
+# class visualisation steps (the notebook's update step and model, an ImageGrid as in `visualize`),
+# long enough for several redraws while the cell runs, on an idle machine as on a loaded one.
+LONGER_CLASS_VISUALISATION = """\
+# Added by the browser test: eight seconds of class visualisation, so that its image grid redraws while it runs.
+import time
+
+longer_grid = ImageGrid(figsize=(4, 4))
+img = torch.randn(1, 3, 224, 224, generator=seeded_generator(0)).to(device=device, dtype=dtype).requires_grad_(True)
+longer_target = smoke_target(0)
+start, step = time.perf_counter(), 0
+while time.perf_counter() - start < 8:
+    class_visualization_update_step(img, model, longer_target, 1e-3, 25)
+    step += 1
+    longer_grid.update(np.asarray(deprocess(img.data.cpu()))[None] / 255.0, title=f"step {step}")
+"""
+
+
+def cell_starting(cells: list[dict], start: str) -> dict:
+    """The one code cell whose source starts with ``start``."""
+    found = [c for c in cells if c["first_line"].startswith(start)]
+    assert len(found) == 1, f"{len(found)} cells start with {start!r}; the cells start with {[c['first_line'] for c in cells]}"
+    return found[0]
+
+
+def choose(driver, cell_index: int, control: int, option: int) -> None:
+    """Pick option ``option`` of drop-down list ``control`` in the output of cell ``cell_index``."""
+    cell = driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")[cell_index]
+    Select(cell.find_elements(By.CSS_SELECTOR, ".jp-OutputArea select")[control]).select_by_index(option)
+
+
+def is_static(cell: dict) -> bool:
+    return cell["inputs"] == 0 and cell["selects"] == 0 and "static now" in cell["output_text"] and shows_figure(cell)
+
+
+@pytest.mark.parametrize("jupyterlab", ["a2"], indirect=True)
+def test_network_visualization_explorers_in_jupyterlab(browser, jupyterlab):
+    base_url, token, folder = jupyterlab
+    notebook = "NetworkVisualization.ipynb"
+    append_cell(folder / notebook, LONGER_CLASS_VISUALISATION)
+    open_notebook(browser, base_url, token, notebook)
+    browser.execute_script(WATCH_IMAGES)
+
+    cells = run_all_cells(browser, notebook)
+    failed = [c for c in cells if c["error"]]
+    assert not failed, f"cell {failed[0]['index']} ({failed[0]['first_line']!r}) failed:\n{failed[0]['output_text']}"
+    figures = [c["index"] for c in cells if shows_figure(c)]
+    # each class visualisation shows one image grid, which the appended one redrew in place while it ran
+    grids = [cell_starting(cells, line) for line in CLASS_VISUALISATIONS] + [cells[-1]]
+    assert all(len(grid["images"]) == 1 for grid in grids), [(grid["index"], len(grid["images"])) for grid in grids]
+    assert cells[-1]["index"] in live_cells(browser, cells), "the appended class visualisation's grid did not redraw while it ran"
+    screenshot(browser, cells[-1]["index"], "class-visualisation.png")
+    # Run All went on past both explorers: static figures, their controls a line of text
+    saliency = cell_starting(cells, SALIENCY_EXPLORER)
+    fooling = cell_starting(cells, FOOLING_EXPLORER)
+    for explorer in (saliency, fooling):
+        assert explorer["index"] in figures and is_static(explorer), explorer
+
+    # The saliency explorer again: its image picker comes back; another image redraws the figure.
+    select_and_run(browser, saliency["index"])
+    shown = wait_for_cell(browser, saliency["index"], lambda c: c["selects"] == 1 and shows_figure(c),
+                          "the saliency explorer to show its image picker and figure")
+    choose(browser, saliency["index"], 0, 1)
+    picked = wait_for_cell(browser, saliency["index"], lambda c: shows_figure(c) and c["sources"] != shown["sources"],
+                           "the saliency explorer's figure to change after picking another image", timeout=30)
+    screenshot(browser, saliency["index"], "saliency-explorer-live.png")
+
+    # The fooling explorer again: the saliency explorer becomes static, showing the picked image;
+    # another target class redraws the figure (a new fooling run).
+    select_and_run(browser, fooling["index"])
+    shown = wait_for_cell(browser, fooling["index"], lambda c: c["selects"] == 2 and shows_figure(c),
+                          "the fooling explorer to show its image and target pickers and its figure", timeout=120)
+    static = wait_for_cell(browser, saliency["index"], is_static, "the saliency explorer to become static once another cell ran")
+    assert static["sources"] == picked["sources"] and "'image': 1" in static["output_text"], static
+    choose(browser, fooling["index"], 1, 2)  # 187: Yorkshire terrier
+    targeted = wait_for_cell(browser, fooling["index"], lambda c: shows_figure(c) and c["sources"] != shown["sources"],
+                             "the fooling explorer's figure to change after picking another target", timeout=120)
+    screenshot(browser, fooling["index"], "fooling-explorer-live.png")
+
+    # Another cell runs: the fooling explorer becomes static, showing the new target's figure.
+    select_and_run(browser, next(c["index"] for c in cells if c["index"] > fooling["index"]))
+    static = wait_for_cell(browser, fooling["index"], is_static, "the fooling explorer to become static once another cell ran")
+    assert static["sources"] == targeted["sources"] and "'target': 187" in static["output_text"], static
+
+    saved = save(browser, folder / notebook)
+    assert set(figures) <= set(saved_pngs(saved)), f"cells {sorted(set(figures) - set(saved_pngs(saved)))} were saved without a PNG"
+    assert widget_views(saved) == [], f"the saved cells {widget_views(saved)} hold a widget view"
+
+    states = close_and_reopen(browser, base_url, token, notebook, figures)
+    screenshot(browser, fooling["index"], "fooling-explorer-after-reopening.png")
+    assert_reopened_shows(states, figures)
+    assert states[saliency["index"]]["sources"] == picked["sources"], "reopened, the saliency explorer does not show the picked image"
+    assert states[fooling["index"]]["sources"] == targeted["sources"], "reopened, the fooling explorer does not show the new target"

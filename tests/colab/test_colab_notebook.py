@@ -1,6 +1,6 @@
-"""Released notebooks run as Colab runs them (issue #11): FullyConnectedNets (a1) and
-NetworkVisualization (a2, its explorers and image grid), filled in with the reference (the
-``correct`` sample), executed in smoke mode by a kernel that
+"""Released notebooks run as Colab runs them (issues #11 and #13): FullyConnectedNets (a1), and
+PyTorch (a2, its training dashboards) and NetworkVisualization (a2, its explorers and image grids),
+filled in with the reference (the ``correct`` sample), executed in smoke mode by a kernel that
 
 - starts in an empty folder standing for ``/content``, not in the assignment folder;
 - imports Colab's ``google.colab`` (the stub in ``google_colab_stub/``: mounting Drive copies the
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,9 @@ from course.samples import make_samples
 REPO = Path(__file__).resolve().parents[2]
 WIDGETS = REPO / ".venv" / "colab-widgets"
 STUB = Path(__file__).resolve().parent / "google_colab_stub"
-NOTEBOOKS = {"a1": "FullyConnectedNets.ipynb", "a2": "NetworkVisualization.ipynb"}  # assignment -> notebook
+# (assignment, notebook, whether it trains with a dashboard)
+NOTEBOOKS = [("a1", "FullyConnectedNets.ipynb", True), ("a2", "PyTorch.ipynb", True),
+             ("a2", "NetworkVisualization.ipynb", False)]
 LIVE_VIEWS = ("TrainingDashboard(", "Explorer(", "ImageGrid(")  # what makes a live view, or its static PNG
 
 
@@ -40,11 +43,11 @@ print(json.dumps({"dl": dl.__file__, "cwd": os.getcwd(), "path0": sys.path[0], "
 """
 
 
-@pytest.fixture(scope="module", params=list(NOTEBOOKS))
+@pytest.fixture(scope="module", params=NOTEBOOKS, ids=[notebook for _, notebook, _ in NOTEBOOKS])
 def executed(request, tmp_path_factory):
-    """(the executed notebook, the probe's findings, the /content folder, the assignment)."""
-    assignment = request.param
-    notebook = NOTEBOOKS[assignment]
+    """(the executed notebook, the probe's findings, the /content folder, the assignment, whether it
+    trains with a dashboard)."""
+    assignment, notebook, trains = request.param
     if not (WIDGETS / "ipywidgets").is_dir():
         pytest.skip(f"{WIDGETS} is missing: Colab's ipywidgets 7 is installed there by ./run.sh "
                     "(pip install --no-deps --target .venv/colab-widgets -r constraints-colab.txt)")
@@ -74,11 +77,16 @@ def executed(request, tmp_path_factory):
                 os.environ[key] = value
     nbformat.write(nb, tmp / notebook)  # to look at when a test fails
     probe = json.loads("".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream") or "{}")
-    return nb, probe, content, assignment
+    return nb, probe, content, assignment, trains
+
+
+# How a training loop is given a dashboard: a1's Solver takes ``callbacks=[...]``, a2's training
+# functions a dashboard's ``record`` method.
+DASHBOARD_ARGUMENT = re.compile(r"\bcallbacks=\[|\.record\b")
 
 
 def trains_with_a_dashboard(cell) -> bool:
-    return cell.cell_type == "code" and "callbacks=[" in cell.source
+    return cell.cell_type == "code" and bool(DASHBOARD_ARGUMENT.search(cell.source))
 
 
 def errors(cells) -> list[str]:
@@ -94,12 +102,12 @@ def errors(cells) -> list[str]:
 
 
 def test_the_notebook_runs_without_a_traceback_outside_the_dashboards(executed):
-    nb, _, _, _ = executed
+    nb, *_ = executed
     assert errors(cell for cell in nb.cells if not trains_with_a_dashboard(cell)) == []
 
 
 def test_dl_is_imported_from_the_assignment_folder_in_drive(executed):
-    _, probe, content, assignment = executed
+    _, probe, content, assignment, _ = executed
     folder = content / in_drive(assignment)
     assert probe["mounted"] == [str(content / "drive")]  # once
     assert Path(probe["cwd"]) == folder and Path(probe["path0"]) == folder
@@ -107,13 +115,13 @@ def test_dl_is_imported_from_the_assignment_folder_in_drive(executed):
 
 
 def test_the_widget_manager_is_enabled_and_colab_s_ipywidgets_is_used(executed):
-    _, probe, _, _ = executed
+    _, probe, *_ = executed
     assert probe["widget_manager"] == ["enable_custom_widget_manager"]
     assert probe["ipywidgets"] == "7.7.1"
 
 
 def test_the_first_cell_says_where_it_works(executed):
-    nb, _, content, assignment = executed
+    nb, _, content, assignment, _ = executed
     setup = next(cell for cell in nb.cells if cell.cell_type == "code")
     assert f"Working in {content / in_drive(assignment)}" in "".join(o.get("text", "") for o in setup.outputs)
 
@@ -121,9 +129,9 @@ def test_the_first_cell_says_where_it_works(executed):
 def test_every_live_view_shows_without_a_traceback(executed):
     """Each cell that trains with a dashboard does so without a traceback, and each cell that makes a
     dashboard, an explorer or an image grid shows it, live (a widget view) or as a static PNG."""
-    nb, _, _, assignment = executed
+    nb, *_, trains = executed
     training = [cell for cell in nb.cells if trains_with_a_dashboard(cell)]
-    assert training or assignment != "a1"
+    assert bool(training) == trains, [cell.source.splitlines()[0] for cell in training]
     assert errors(training) == []
     made = [cell for cell in nb.cells if cell.cell_type == "code" and any(view in cell.source for view in LIVE_VIEWS)]
     shown = [any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) or "image/png" in o.get("data", {})
