@@ -118,6 +118,11 @@ class Student:
 
     # -- torch units (autograder.worker_torch; the helpers of autograder.checks.torch_modules wrap these)
 
+    def seed_torch(self, seed: int) -> None:
+        """``torch.manual_seed(seed)`` in the worker, by grader code: a module in training mode (dropout)
+        then gives the same results on every run of the check."""
+        self._send({"op": "torch_seed", "seed": int(seed)}, "torch")
+
     def prepare_module(self, handle: Handle, dtype=None, state: dict | None = None, strict: bool = True,
                        train: bool | None = None) -> dict:
         """Convert the stored ``nn.Module`` to ``dtype``, load ``state`` (``strict``), set train/eval mode.

@@ -31,6 +31,7 @@ torch units (:mod:`autograder.worker_torch`, grader code bound before student co
 
 - ``{"op": "torch"}``: import the torch operations now and pin torch to one thread; the runner
   sends it before the first cell of a program that uses torch. Replies with the thread count.
+- ``{"op": "torch_seed", "seed"}``: seed torch's global RNG (dropout, default initialisations).
 - ``{"op": "module", "target", "dtype"?, "state"?, "strict"?, "train"?}``: convert a stored
   ``nn.Module`` to a torch dtype, load a state dict (``nn.Module.load_state_dict``), set train or
   eval mode (``nn.Module.train``); torch's methods, whatever the student's class overrides.
@@ -243,6 +244,10 @@ class Session:
 
     def _op_torch(self, request: dict) -> dict:
         return {"ok": True, "value": _torch_ops().threads()}
+
+    def _op_torch_seed(self, request: dict) -> dict:
+        _torch_ops().seed(request["seed"])
+        return {"ok": True}
 
     def _op_module(self, request: dict) -> dict:
         ops = _torch_ops()

@@ -1,7 +1,7 @@
 """The worker's torch operations: modules, forward passes and vector-Jacobian products, run by grader code.
 
 :mod:`autograder.worker` serves the requests ``module``, ``forward``, ``vjp``, ``tensor_info``,
-``structure`` and ``optimizer_info`` with the functions below (see its docstring). A check never
+``structure``, ``optimizer_info`` and ``torch_seed`` with the functions below (see its docstring). A check never
 asks a student's method for a gradient or a verdict: the gradient of a unit is computed here, by
 ``torch.autograd.grad`` on the graph the student's forward built, and what goes back to the
 grader is plain tensors (outputs and gradients); all comparison happens in the grader.
@@ -42,6 +42,7 @@ _grad = torch.autograd.grad
 _enable_grad = torch.enable_grad
 _no_grad = torch.no_grad
 _set_num_threads = torch.set_num_threads
+_manual_seed = torch.manual_seed
 _get_num_threads = torch.get_num_threads
 _no_subclass_functions = torch._C.DisableTorchFunctionSubclass
 _zeros_like = torch.zeros_like
@@ -79,6 +80,13 @@ class Refused(Exception):
 def threads() -> int:
     """The intra-op thread count torch runs with here."""
     return _get_num_threads()
+
+
+def seed(value: int) -> None:
+    """Seed torch's global RNG (``torch.manual_seed``), which dropout and the default initialisations
+    draw from: a check seeds it before calling a module in training mode, so that a student's
+    results, right or wrong, are the same on every run."""
+    _manual_seed(int(value))
 
 
 def _describe(value) -> str:

@@ -11,7 +11,8 @@ runs here, on the same weights in eval mode.
 - ``saliency_maps``: saliency of random images (float64 and float32) against the reference, and its dtype.
 - ``fooling_image``: shape and dtype, success (the reference network in eval mode predicts the
   target on the student's image) and the size of the change (no more than a few times the
-  reference's; the last layer's weights are scaled up so that an unnormalised step goes far too far).
+  reference's; the last layer's weights are scaled up so that an unnormalised step goes far too far),
+  and a target whose score is flat (zero gradient) giving a finite image (no division by a zero norm).
 - ``class_visualization_step``: two steps on one image against two reference steps (a gradient
   left over from the first step spoils the second), the image updated in place (the same tensor,
   still a leaf that requires grad, of its dtype) and its gradient zeroed.
@@ -43,10 +44,14 @@ def _reference_net(rng: np.random.Generator, dtype=torch.float64) -> netvis.Smal
     return netvis.random_small_conv_net(int(rng.integers(2**31)), score_scale=SCORE_SCALE, dtype=dtype, **NET)
 
 
-def _student_net(student: Student, reference: netvis.SmallConvNet, dtype=torch.float64, handle: Handle = MODEL) -> Handle:
-    """The student's namespace's SmallConvNet with the reference's weights, in training mode."""
+def _student_net(student: Student, reference: netvis.SmallConvNet, rng: np.random.Generator, dtype=torch.float64,
+                 handle: Handle = MODEL) -> Handle:
+    """The student's namespace's SmallConvNet with the reference's weights, in training mode, and the
+    worker's torch RNG seeded from ``rng`` (a forgotten ``model.eval()`` then meets the same dropout
+    masks on every run)."""
     build_student_module(student, "SmallConvNet", NET, reference.state_dict(), dtype=dtype, handle=handle)
     student.prepare_module(handle, train=True)
+    student.seed_torch(int(rng.integers(2**31)))
     return handle
 
 
@@ -100,7 +105,7 @@ def saliency_maps(student: Student, rng: np.random.Generator, context: CheckCont
         y = torch.from_numpy(rng.integers(0, NET["num_classes"], n))
         inputs = f"X of shape {tuple(X.shape)} ({str(dtype).removeprefix('torch.')}), y={y.tolist()}, {DESCRIBED_NET}"
         with tally.case(2, f"compute_saliency_maps on {inputs}", "values"):
-            handle = _student_net(student, reference, dtype, Handle(f"model{len(tally.failures)}_{n}_{size}"))
+            handle = _student_net(student, reference, rng, dtype, Handle(f"model{len(tally.failures)}_{n}_{size}"))
             got = student.call("compute_saliency_maps", X, y, handle)
             expected = netvis.compute_saliency_maps(X, y, reference)
             tally.add(_dtype_failure(got, dtype, "saliency", inputs), "dtype")
@@ -117,6 +122,7 @@ FOOLING_PARTS = {
     "success": Part(2.0, "the network in eval mode predicts the target class on the fooling image"),
     "small_change": Part(2.0, "the change is no more than a few times the reference's (normalised steps of length 1)"),
     "shape": Part(1.0, "the fooling image has X's shape and dtype"),
+    "flat": Part(2.0, "a target whose score is flat (zero gradient) gives a finite image: no division by a zero norm"),
 }
 
 
@@ -141,7 +147,7 @@ def fooling_image(student: Student, rng: np.random.Generator, context: CheckCont
         X, target, expected = _fooling_case(rng, reference, size)
         inputs = f"X of shape {tuple(X.shape)}, target_y={target}, {DESCRIBED_NET}"
         with tally.case(3, f"make_fooling_image on {inputs}", "success"):
-            got = student.call("make_fooling_image", X, target, _student_net(student, reference, handle=Handle(f"model{case}")))
+            got = student.call("make_fooling_image", X, target, _student_net(student, reference, rng, handle=Handle(f"model{case}")))
             shape_failure = _dtype_failure(got, X.dtype, "the fooling image", inputs)
             if shape_failure is None and tuple(got.shape) != tuple(X.shape):
                 shape_failure = f"the fooling image has shape {tuple(got.shape)} ({inputs}); expected {tuple(X.shape)}, the shape of X"
@@ -160,7 +166,29 @@ def fooling_image(student: Student, rng: np.random.Generator, context: CheckCont
                       f"your fooling image is {change:.3g} away from X (L2 norm), more than {NORM_FACTOR:g} times the reference's "
                       f"({inputs}); take normalised steps, X += learning_rate * g / g.norm(), and stop as soon as the "
                       "prediction is the target", "small_change")
+    _flat_target_case(tally, student, rng)
     return tally.result()
+
+
+def _flat_target_case(tally: Tally, student: Student, rng: np.random.Generator) -> None:
+    """A target whose row of the last layer is zero and whose bias is far below the others: its score
+    is the same constant for every image, so its gradient is zero and g / ||g||_2 would be nan."""
+    reference = _reference_net(rng)
+    target = int(rng.integers(NET["num_classes"]))
+    with torch.no_grad():
+        reference.fc.weight[target] = 0
+        reference.fc.bias[target] = -1e3
+    X = _images(rng, 1, int(rng.integers(8, 14)))
+    inputs = f"X of shape {tuple(X.shape)}, target_y={target}, whose score does not depend on the image"
+    with tally.case(1, f"make_fooling_image on {inputs}", "flat"):
+        got = student.call("make_fooling_image", X, target, _student_net(student, reference, rng, handle=Handle("model_flat")))
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(X.shape):
+            tally.add(f"make_fooling_image returned {describe_value(got)} ({inputs}); expected a tensor of X's shape", "flat")
+        elif not bool(torch.isfinite(got).all()):
+            tally.add(f"the fooling image contains nan or inf ({inputs}): the gradient is zero there, so g / g.norm() "
+                      "divides by zero; stop when the gradient's norm is 0", "flat")
+        else:
+            tally.add(None, "flat")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -202,7 +230,7 @@ def class_visualization_step(student: Student, rng: np.random.Generator, context
         tol = FLOAT32_TOL if dtype == torch.float32 else STEP_TOL
         # One case: when the student's step raises, the in-place sub-checks are not recorded (nothing to credit).
         with tally.case(4, f"class_visualization_update_step on {inputs}", "step"):
-            handle = _student_net(student, reference, dtype, Handle(f"model{case}"))
+            handle = _student_net(student, reference, rng, dtype, Handle(f"model{case}"))
             image = Handle(f"img{case}")
             student.put(image.name, img.clone())
             student.call_method(image, "requires_grad_", reply="none")

@@ -200,8 +200,10 @@ Explorer({"image": image_choice}, draw_saliency, figsize=(12, 4))
 # compute the scores; stop as soon as the predicted class is the target; otherwise take one
 # gradient ascent step on the **unnormalised score of the target class**, with a normalised
 # step `X += learning_rate * g / ||g||_2` (`learning_rate = 1`, `||g||_2` the L2 norm of the
-# whole gradient), and zero the gradient. Call `model.eval()` first, as before. The network is
-# usually fooled in well under 100 steps, by a change you cannot see.
+# whole gradient), and zero the gradient. If the gradient is exactly zero (SqueezeNet's scores
+# come out of a ReLU, and a class whose ReLU is off everywhere has a flat score), no step can
+# help: stop there instead of dividing by zero. Call `model.eval()` first, as before. The network
+# is usually fooled in well under 100 steps, by a change you cannot see.
 #
 # Implement `make_fooling_image`.
 

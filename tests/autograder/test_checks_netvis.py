@@ -74,6 +74,25 @@ def test_a_model_that_stays_in_training_mode_is_charged_on_fooling():
     assert np.isfinite(result.score)
 
 
+def test_seed_torch_gives_a_training_mode_module_the_same_dropout_mask():
+    namespace: dict = {}
+    exec("import torch\nnet = torch.nn.Dropout(0.5)", namespace)
+    student = in_process_student(namespace)
+    masks = []
+    for seed in (3, 3, 4):
+        torch.manual_seed(seed + 100)  # whatever state the process's RNG was left in
+        student.seed_torch(seed)
+        masks.append(student.forward("net", torch.ones(200, dtype=torch.float64), train=True))
+    assert torch.equal(masks[0], masks[1]) and not torch.equal(masks[0], masks[2])
+
+
+def test_a_forgotten_eval_scores_the_same_on_every_run():
+    """Dropout in the student's training-mode network draws from a torch RNG the check seeds."""
+    forgot = edit(netvis.make_fooling_image, ("    model.eval()\n", ""))
+    results = [run("fooling_image", 0, forgot) for _ in range(3)]
+    assert len({(r.score, r.message) for r in results}) == 1 and results[0].score < 1
+
+
 @pytest.mark.parametrize("check", list(UNIT_OF))
 def test_an_unfinished_unit_earns_nothing(check):
     name = {"saliency_maps": "compute_saliency_maps", "fooling_image": "make_fooling_image",

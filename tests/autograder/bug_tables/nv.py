@@ -20,7 +20,7 @@ BUGS = [
     Variant(SALIENCY, "sum over channels instead of max", (edit(netvis.compute_saliency_maps, ("X.grad.abs().max(dim=1).values", "X.grad.abs().sum(dim=1)")),),
             ("sums over the channels",)),
     # make_fooling_image
-    Variant(FOOLING, "unnormalised step", (edit(netvis.make_fooling_image, ("g / g.norm()", "g")),),
+    Variant(FOOLING, "unnormalised step", (edit(netvis.make_fooling_image, ("learning_rate * g / norm", "learning_rate * g")),),
             ("take normalised steps",)),
     Variant(FOOLING, "descends the target score", (edit(netvis.make_fooling_image, ("X_fooling += learning_rate", "X_fooling -= learning_rate")),),
             ("predicts class",)),
@@ -31,6 +31,9 @@ BUGS = [
             ("stop as soon as the prediction is the target",)),
     Variant(FOOLING, "returns X", (edit(netvis.make_fooling_image, ("    return X_fooling.detach()", "    return X")),),
             ("predicts class",)),
+    Variant(FOOLING, "divides by a zero norm",
+            (edit(netvis.make_fooling_image, ("            if norm == 0:  # a flat score: no direction raises it\n                break\n", "")),),
+            ("divides by zero",)),
     # class_visualization_update_step
     Variant(STEP, "model.eval() forgotten", (edit(netvis.class_visualization_update_step, ("    model.eval()\n", "")),),
             ("img after the first step differs",)),
@@ -68,8 +71,11 @@ def compute_saliency_maps(X, y, model):
             ("        scores[0, target_y].backward()\n",
              "        (-torch.nn.functional.cross_entropy(scores, torch.tensor([target_y]))).backward()\n")),)),
     Variant(FOOLING, "updates .data and zeroes with grad = None", (edit(netvis.make_fooling_image,
-            ("        with torch.no_grad():\n            g = X_fooling.grad\n            X_fooling += learning_rate * g / g.norm()\n        X_fooling.grad.zero_()\n",
-             "        g = X_fooling.grad\n        X_fooling.data += learning_rate * g / torch.linalg.vector_norm(g)\n        X_fooling.grad = None\n")),)),
+            ("        with torch.no_grad():\n            g = X_fooling.grad\n            norm = g.norm()\n"
+             "            if norm == 0:  # a flat score: no direction raises it\n                break\n"
+             "            X_fooling += learning_rate * g / norm\n        X_fooling.grad.zero_()\n",
+             "        g = X_fooling.grad\n        X_fooling.data += learning_rate * g / (torch.linalg.vector_norm(g) + 1e-12)\n"
+             "        X_fooling.grad = None\n")),)),
     Variant(STEP, "gradient by autograd.grad, update under no_grad", ('''
 def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate):
     model.eval()
