@@ -65,8 +65,9 @@ def cache_mismatch(forward: str, got, expected, items: Sequence[str] | str, inpu
     ``expected`` is the reference forward's cache on the same inputs, or None (a cache the backward
     never reads, e.g. batchnorm in test mode). ``items`` names what the docstring says it holds: the
     items of a tuple, in order (``("x_centered", "std", "x_hat", "gamma")``), or, for a cache that
-    is not a tuple, what it is (``"x, the input unchanged"``). The backward units are graded on the reference's cache, so
-    the student's backward relies on exactly this, and the message names the item that differs.
+    is not a tuple, what it is (``"x, the input unchanged"``). The backward units are graded on the
+    reference's cache, so the student's backward relies on exactly this, and the message names the
+    item that differs.
     Items are compared by position (a list counts as a tuple), each recursively: arrays by shape,
     value within ``tol`` (:func:`autograder.checks.compare.mismatch`) and dtype; a dict must have at
     least the reference's keys, with the same values; None as None; strings and numbers by value.
