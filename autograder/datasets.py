@@ -1,4 +1,4 @@
-"""Held-out data that checks grade on, by name: ``cifar10``, ``cifar10_test``, ``cifar10_pixels`` (``coco_captions``, ``mnist``, ... to follow).
+"""Held-out data that checks grade on, by name: ``cifar10``, ``cifar10_test`` (``coco_captions``, ``mnist``, ... to follow).
 
 A check declares the data sets it reads (``@register("...", datasets=("cifar10",))``); the
 grader loads exactly those of the units it grades, once per process, before grading anyone
@@ -21,18 +21,16 @@ DataSource = Callable[[], Mapping[str, np.ndarray]]  # loads one data set: array
 
 @dataclass(frozen=True)
 class Dataset:
-    """A data set checks can read: its loader (``"module:function"``, taking ``smoke``), download
-    entry, and keyword arguments of the loader (``(name, value)`` pairs)."""
+    """A data set checks can read: its loader (``"module:function"``, taking ``smoke``) and download entry."""
 
     loader: str
     download: str
-    options: tuple[tuple[str, object], ...] = ()
 
     def load(self, smoke: bool | None = None) -> Mapping[str, np.ndarray]:
         """The data set from disk; ``smoke`` True loads smoke mode's generated stand-in, False the
         real files, None follows ``DL_SMOKE`` (as a student's kernel does)."""
         module, function = self.loader.split(":")
-        return getattr(importlib.import_module(module), function)(smoke=smoke, **dict(self.options))
+        return getattr(importlib.import_module(module), function)(smoke=smoke)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -43,9 +41,6 @@ DATASETS: dict[str, Dataset] = {
     # CIFAR-10 mean and std): X_test float32 (N, 3, 32, 32), y_test int64 (N,); N = 10000 (smoke: 200).
     # The held-back images of the accuracy checks of saved torch models (a2 challenge, SimCLR probe).
     "cifar10_test": Dataset("dl.data:cifar10_test_arrays", "cifar10"),
-    # The numpy notebooks' split as pixel values 0..255 (no mean subtracted), for torch models, which
-    # normalise per channel (autograder.checks.torch_modules.normalized).
-    "cifar10_pixels": Dataset("dl.data:get_cifar10_data", "cifar10", (("subtract_mean", False),)),
 }
 
 

@@ -2,8 +2,7 @@
 
 Public checks are the facts a student can see and reproduce in their own notebook: a code unit's
 answer cell was found, ran without error and defines the unit's names; an artifact unit's files
-(``artifacts/<name>.npz`` and ``artifacts/<name>.json``, as :mod:`dl.artifacts` writes them) were
-saved. The grader fills them into :class:`~autograder.reports.UnitResult` with the helpers below.
+(:attr:`autograder.units.Unit.artifact_files`, as :mod:`dl.artifacts` writes them) were saved. The grader fills them into :class:`~autograder.reports.UnitResult` with the helpers below.
 
 :func:`feedback_html` is a self-contained page (inline CSS, no scripts, no external resources; a
 Content-Security-Policy forbids both) built only from a :class:`~autograder.reports.SubmissionResult`:
@@ -22,19 +21,18 @@ from pathlib import Path
 from autograder.reports import HIDDEN_CHECKS_NOTE, SubmissionResult, UnitResult, check_visibility, pending_note, public_line
 from autograder.submitted import refusal
 
-ARTIFACT_SUFFIXES = (".npz", ".json")  # the two files of a saved artifact (dl.artifacts)
-
 # --------------------------------------------------------------------------------------------
 # Public checks
 
 
-def artifact_public_check(artifact: str, directory: str | os.PathLike | None) -> tuple[bool, str]:
-    """Whether both files of ``artifact`` are in ``directory`` (default ``artifacts``) and readable, and a message."""
+def artifact_public_check(files: tuple[str, ...], directory: str | os.PathLike | None) -> tuple[bool, str]:
+    """Whether the files of a saved model (:attr:`~autograder.units.Unit.artifact_files`) are in
+    ``directory`` (default ``artifacts``) and readable, and a message."""
     folder = Path(directory) if directory is not None else Path("artifacts")
-    problems = dict.fromkeys(filter(None, (refusal(folder.parent, f"{folder.name}/{artifact}{suffix}") for suffix in ARTIFACT_SUFFIXES)))
+    problems = dict.fromkeys(filter(None, (refusal(folder.parent, f"{folder.name}/{file}") for file in files)))
     if problems:
         return False, f"{'; '.join(problems)}; run the cell that saves your model"
-    return True, f"{folder.name}/{artifact}.npz and {folder.name}/{artifact}.json were saved"
+    return True, f"{' and '.join(f'{folder.name}/{file}' for file in files)} were saved"
 
 
 def code_public_check(names: tuple[str, ...], cell_label: str | None, cell_error: str | None,

@@ -149,7 +149,7 @@ def _grade_unit(unit: Unit, program: Program, runner: ProgramRunner | None, cont
     if not unit.names:  # an artifact unit: no student code runs
         student = None
         if unit.artifact:
-            public = artifact_public_check(unit.artifact, context.artifacts_dir)
+            public = artifact_public_check(unit.artifact_files, context.artifacts_dir)
     elif unit.grade_id in program.missing:
         public = (False, program.missing[unit.grade_id])
         return done("failed", 0.0, f"{program.missing[unit.grade_id]}, so it could not be graded")

@@ -113,8 +113,8 @@ def read_manifest(path: str | os.PathLike | None = None,
     """Read ``path`` (default: :data:`DEFAULT_MANIFEST`) into a :class:`Course`.
 
     Checks: required keys and their types, no unknown keys, grade ids made of letters, digits,
-    ``_`` and ``-``, each unit with exactly one of ``reference`` (``"module:name"`` or
-    ``"module:Class.method"``) and ``artifact``, ``written_in`` only on code units, positive
+    ``_`` and ``-``, each unit with a ``reference`` (``"module:name"`` or ``"module:Class.method"``),
+    an ``artifact`` or both (a torch model rebuilt by the builder), ``written_in`` only on code units, positive
     ``time_limit_s`` and ``memory_mb``. ``validate(course, problem, locations)`` may add problems
     of its own (``locations`` maps each unit's grade id to where it is, line included, for its
     messages); all of them are raised together in one ManifestError. The course root is the folder above
@@ -316,8 +316,9 @@ def _load_unit(table: dict, where: str, problem: Problem) -> Unit | None:
         problem(where, 'has written_in, which needs a code unit (reference = "dl.module:name") and the grade id '
                        'of the unit whose cell holds its code, e.g. written_in = "a1-fc-FullyConnectedNet"')
         written_in = None
-    if (reference is None) == (artifact is None):
-        problem(where, 'needs exactly one of reference = "dl.module:name" (a code unit) and artifact = "<name>" (a saved file)')
+    if reference is None and artifact is None:
+        problem(where, 'needs reference = "dl.module:name" (a code unit), artifact = "<name>" (a saved model), or both '
+                       '(a code unit graded from the torch model that its builder, the reference, rebuilds)')
         return None
     if artifact is not None and (not isinstance(artifact, str) or not GRADE_ID.match(artifact)):
         problem(where, 'has an artifact that is not a file stem of letters, digits, \'_\' and \'-\', e.g. artifact = "a1_best_fc"')

@@ -14,7 +14,9 @@ class Unit:
     - reference: ``"module:name"`` of the reference object in ``dl`` (code units): a function or
       class (``"dl.layers:affine_forward"``), or a method of a class
       (``"dl.models.rnn:CaptioningRNN.loss"``), which the student writes in the class's cell.
-    - artifact: artifact name under ``artifacts/`` (artifact units), e.g. ``"a1_best_fc"``.
+    - artifact: the name of the model the unit is graded from, saved under ``artifacts/``
+      (:attr:`artifact_files`): an artifact unit's (no reference), e.g. ``"a1_best_fc"``, or a code
+      unit's torch model that its reference, the builder, rebuilds (``"a2_cifar_challenge"``).
     - written_in: the grade id of another unit whose answer cell holds this unit's code, in a
       notebook this one uses (e.g. ``"a1-bn-fc_normalization"`` is the normalization branch the
       student writes in the cell of ``"a1-fc-FullyConnectedNet"``); None for the usual case.
@@ -43,6 +45,15 @@ class Unit:
     def method_name(self) -> str | None:
         """The method of a method-level unit (``"loss"`` for ``"...:CaptioningRNN.loss"``), else None."""
         return self.reference.split(":")[1].split(".")[1] if self.class_name else None
+
+    @property
+    def artifact_files(self) -> tuple[str, ...]:
+        """The files of the unit's saved model under ``artifacts/``, as :mod:`dl.artifacts` writes them:
+        ``<artifact>.npz`` and ``.json`` for an artifact unit (``save``), ``<artifact>.safetensors``
+        and ``.json`` for a code unit's torch model (``save_torch_model``); () without an artifact."""
+        if self.artifact is None:
+            return ()
+        return (f"{self.artifact}{'.safetensors' if self.names else '.npz'}", f"{self.artifact}.json")
 
     @property
     def names(self) -> tuple[str, ...]:

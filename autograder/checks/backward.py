@@ -8,7 +8,7 @@ reference forward (every forward's docstring specifies its cache, so a student's
 rely on it), sends it with ``dout`` and compares what the student's backward returns with the
 reference's gradients (DESIGN.md, outputs only). The student's forward is never run: a bug in it
 costs the forward's unit, not the backward's (one bug, one charge), and the forward's own check
-holds its cache to the documented contract (:func:`cache_mismatch`, or :func:`cache_failure` where the docstring names each item). The cache travels by value,
+holds its cache to the documented contract (:func:`cache_mismatch`). The cache travels by value,
 so the call can be asked again (:func:`autograder.checks.registry.ask_again`); it is also stored
 in the worker under the handle ``cache``, for a check that calls another function on it.
 """
@@ -21,8 +21,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from autograder.checks.compare import Tally, as_float_array, describe_value, dtype_problem, keep_global_rng, mismatch
-from autograder.checks.registry import same_answer
+from autograder.checks.compare import Tally, describe_value, dtype_problem, keep_global_rng, mismatch, to_numpy
 from autograder.student import Student, StudentError
 
 
@@ -60,25 +59,40 @@ def reference_gradients(reference: ModuleType, forward: str, backward: str, args
     return gradients if isinstance(gradients, tuple) else (gradients,)
 
 
-def cache_mismatch(got, expected, contents: str, inputs: str, tol: float) -> str | None:
-    """None when a student's forward returned the cache its docstring specifies, else a message.
+def cache_mismatch(forward: str, got, expected, items: Sequence[str] | str, inputs: str, tol: float) -> str | None:
+    """None when ``got``, the cache the student's ``forward`` returned, is the one its docstring specifies; else why not.
 
-    ``expected`` is the reference forward's cache on the same inputs and ``contents`` what the
-    docstring says it holds (``"(x, w, b), the inputs unchanged"``). The backward units are graded
-    on the reference's cache, so the student's backward relies on exactly this: compared by
-    position, the containers (a tuple or a list where the reference has a tuple; a dict with at
-    least the reference's keys), then each array's shape, float precision and values within
-    ``tol`` (:func:`autograder.checks.compare.mismatch`), and other values by equality.
+    ``expected`` is the reference forward's cache on the same inputs, or None (a cache the backward
+    never reads, e.g. batchnorm in test mode). ``items`` names what the docstring says it holds: the
+    items of a tuple, in order (``("x_centered", "std", "x_hat", "gamma")``), or, for a cache that
+    is not a tuple, what it is (``"x, the input unchanged"``). The backward units are graded on the
+    reference's cache, so the student's backward relies on exactly this, and the message names the
+    item that differs.
+    Items are compared by position (a list counts as a tuple), each recursively: arrays by shape,
+    value within ``tol`` (:func:`autograder.checks.compare.mismatch`) and dtype; a dict must have at
+    least the reference's keys, with the same values; None as None; strings and numbers by value.
     """
-    difference = _cache_difference(got, expected, "cache", tol)
+    on = f" on {inputs}" if inputs else ""
+    if expected is None:
+        return None if got is None else f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies None here"
+    if isinstance(items, str):
+        contract = f"{items}, as the docstring of {forward} says"
+        difference = _cache_difference(got, expected, "cache", tol)
+    else:
+        contract = f"({', '.join(items)}), in this order"
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies the tuple ({', '.join(items)})"
+        found = (_cache_difference(g, e, f"cache[{i}] ({name})", tol) for i, (name, g, e) in enumerate(zip(items, got, expected)))
+        difference = next((f for f in found if f), None)
     if difference is None:
         return None
-    return f"{difference} ({inputs}); the cache must be {contents}, as the docstring says: the backward reads it"
+    return f"{difference}{on} (the cache must be {contract}: the backward pass reads it)"
 
 
 def _cache_difference(got, expected, where: str, tol: float) -> str | None:
+    """None when ``got`` equals the reference cache item ``expected`` (see :func:`cache_mismatch`); else what differs."""
     if expected is None:
-        return None if got is None else f"{where} is {describe_value(got)}; expected None"
+        return None if got is None else f"{where} is {describe_value(got)}; its docstring specifies None here"
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"{where} is {describe_value(got)}; expected a {type(expected).__name__} of {len(expected)} items"
@@ -95,48 +109,14 @@ def _cache_difference(got, expected, where: str, tol: float) -> str | None:
     if isinstance(expected, str):
         return None if got == expected else f"{where} is {got!r}; expected {expected!r}"
     if isinstance(expected, np.ndarray):
-        try:
-            array = as_float_array(got, where, expected.shape)
-        except StudentError as exc:
-            return str(exc)
-        precision = np.asarray(got).dtype
-        if expected.dtype.kind == "f" and precision.kind == "f" and precision != expected.dtype:
-            return f"{where} has dtype {precision}; expected {expected.dtype}, the dtype it had in the forward"
-        return mismatch(where, array, expected, tol)
+        if got is None:
+            return f"{where} is None; its docstring specifies an array of shape {expected.shape}"
+        failure = mismatch(where, got, expected, tol)
+        precision = np.asarray(to_numpy(got)).dtype
+        if failure is None and precision != expected.dtype:
+            return f"{where} has dtype {precision}; its docstring specifies {expected.dtype}"
+        return failure
     return mismatch(where, got, expected, tol)
-
-
-def cache_failure(forward: str, got, expected, names: Sequence[str], inputs: str, tol: float) -> str | None:
-    """None when ``got``, the cache the student's ``forward`` returned, is the one its docstring specifies; else why not.
-
-    ``expected`` is the reference forward's cache on the same inputs, a tuple whose items
-    ``names`` name (``("x_centered", "std", "x_hat", "gamma")``), or None (a cache the backward
-    never reads, e.g. batchnorm in test mode). The items are compared by position: arrays by
-    shape, dtype and value (within ``tol``, :func:`mismatch`), None as None, anything else
-    (a param dict) as equal plain values. The backward's unit is graded on the reference's cache,
-    so this is where a forward whose cache the backward cannot use loses points.
-    """
-    contract = f"({', '.join(names)})" if expected is not None else "None"
-    on = f" on {inputs}" if inputs else ""
-    if expected is None:
-        return None if got is None else f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies None here"
-    if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-        return f"the cache of {forward} is {describe_value(got)}{on}; its docstring specifies the tuple {contract}"
-    for index, (name, value, reference) in enumerate(zip(names, got, expected)):
-        what = f"cache[{index}] ({name})"
-        if isinstance(reference, np.ndarray) and value is None:
-            failure = f"{what} is None{on}; its docstring specifies an array of shape {reference.shape}"
-        elif isinstance(reference, np.ndarray):
-            failure = mismatch(what, value, reference, tol, inputs)
-            if failure is None and np.asarray(value).dtype != reference.dtype:
-                failure = f"{what} has dtype {np.asarray(value).dtype}{on}; its docstring specifies {reference.dtype}"
-        elif reference is None:
-            failure = None if value is None else f"{what} is {describe_value(value)}{on}; its docstring specifies None here"
-        else:
-            failure = None if same_answer(reference, value) else f"{what} is not the {name} passed to {forward}{on}"
-        if failure:
-            return f"{failure} (the cache must be {contract}, in this order: the backward pass reads it)"
-    return None
 
 
 def _argument(gradient: str) -> str | None:

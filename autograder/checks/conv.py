@@ -43,10 +43,11 @@ TOL = 1e-7  # float64 outputs computed in another order agree to ~1e-13; a real 
 F32_TOL = 1e-4  # float32 outputs against the float64 reference on the same values: ~1e-6 in practice
 BANNED = ["dl.fast_layers", "scipy.signal", "torch"]  # a naive layer must do its own loops
 
-CONV_CACHE = "(x, w, b, conv_param), the inputs unchanged"
-POOL_CACHE = "(x, pool_param), the inputs unchanged"
-BATCHNORM_CACHE = "the cache of the inner batchnorm_forward call on the (N * H * W, C) rows: (x_centered, std, x_hat, gamma)"
-GROUPNORM_CACHE = "(x_hat, std, gamma, G): x_hat (N, C, H, W), std (N, G, 1), gamma (1, C, 1, 1) and G"
+# The items of each forward's cache, as its docstring in dl.layers names them (for cache_mismatch's messages).
+CONV_CACHE = ("x", "w", "b", "conv_param")
+POOL_CACHE = ("x", "pool_param")
+BATCHNORM_CACHE = ("x_centered", "std", "x_hat", "gamma")  # the inner batchnorm_forward's, on the (N * H * W, C) rows
+GROUPNORM_CACHE = ("x_hat", "std", "gamma", "G")
 
 
 def _forward_parts(out: str, cache: str, backward: str, sizes: str | None = None) -> dict[str, Part]:
@@ -58,7 +59,7 @@ def _forward_parts(out: str, cache: str, backward: str, sizes: str | None = None
     return parts
 
 
-def _forward_case(tally: Tally, student: Student, name: str, args: tuple, inputs: str, cache: str,
+def _forward_case(tally: Tally, student: Student, name: str, args: tuple, inputs: str, cache: tuple[str, ...],
                   bugs: dict | None = None) -> None:
     """One call of the student's forward ``name``: out against the reference ("out", with its dtype for
     float32 inputs) and the returned cache against the reference's ("cache")."""
@@ -73,7 +74,7 @@ def _forward_case(tally: Tally, student: Student, name: str, args: tuple, inputs
         tally.add(mismatch("out", got[0], expected, tol, inputs, bugs=bugs), "out")
         if float32:
             tally.add(dtype_problem(got[0], np.float32, "out", inputs), "out")
-        tally.add(cache_mismatch(got[1], reference_cache(layers, name, args), cache, inputs, tol), "cache")
+        tally.add(cache_mismatch(name, got[1], reference_cache(layers, name, args), cache, inputs, tol), "cache")
 
 
 def _size_problem(student: Student, name: str, args: tuple, inputs: str, rule: str) -> str | None:
@@ -423,7 +424,7 @@ def _spatial_batchnorm_case(tally: Tally, student: Student, x, gamma, beta, bn_p
             found += [(mode, _stat_problem(after, stat, bn_param.get(stat), param.get(stat), inputs, mode))
                       for stat in ("running_mean", "running_var")]
             if mode == "train":
-                found.append(("cache", cache_mismatch(got[1], cache, BATCHNORM_CACHE, inputs, tol)))
+                found.append(("cache", cache_mismatch("spatial_batchnorm_forward", got[1], cache, BATCHNORM_CACHE, inputs, tol)))
             return found
 
         reference = _bn_param_copy(bn_param)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.backward import cache_failure, check_backward, reference_cache
+from autograder.checks.backward import cache_mismatch, check_backward, reference_cache
 from autograder.checks.compare import Tally, as_float_array, describe_param, describe_shapes, describe_value, error_failure
 from autograder.checks.compare import keep_global_rng, mismatch
 from autograder.checks.registry import CheckContext, CheckResult, Part, register
@@ -131,7 +131,7 @@ def _cache_case(tally: Tally, student: Student, x: np.ndarray, param: dict) -> N
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             tally.add(f"dropout_forward returned {describe_value(got)} on {inputs}; expected a tuple (out, cache)", "cache")
             return
-        tally.add(cache_failure("dropout_forward", got[1], reference_cache(layers, "dropout_forward", (x, param)), CACHE, inputs, TOL),
+        tally.add(cache_mismatch("dropout_forward", got[1], reference_cache(layers, "dropout_forward", (x, param)), CACHE, inputs, TOL),
                   "cache")
 
 

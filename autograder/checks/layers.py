@@ -63,8 +63,8 @@ def affine_forward(student: Student, rng: np.random.Generator, context: CheckCon
                     "your out flattens x as x.reshape(D, N).T instead of x.reshape(N, D)": x.reshape(-1, len(x)).T @ w + b}
             expected = layers.affine_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64))[0]
             tally.add(mismatch("out", out, expected, TOL32 if float32 else TOL, inputs, bugs=bugs), "out")
-            tally.add(cache_mismatch(cache, reference_cache(layers, "affine_forward", (x, w, b)), "(x, w, b), the inputs unchanged",
-                                     inputs, TOL32 if float32 else TOL), "cache")
+            tally.add(cache_mismatch("affine_forward", cache, reference_cache(layers, "affine_forward", (x, w, b)),
+                                     ("x", "w", "b"), inputs, TOL32 if float32 else TOL), "cache")
             if float32:
                 tally.add(dtype_problem(out, np.float32, "out", inputs), "float32")
     return tally.result()
@@ -133,7 +133,8 @@ def relu_forward(student: Student, rng: np.random.Generator, context: CheckConte
             if not isinstance(got, (tuple, list)) or len(got) != 2:
                 raise StudentError(f"relu_forward returned {describe_value(got)}; expected a tuple (out, cache)")
             out, cache = got
-            tally.add(cache_mismatch(cache, reference_cache(layers, "relu_forward", (x,)), "x, the input unchanged", inputs, TOL), "cache")
+            tally.add(cache_mismatch("relu_forward", cache, reference_cache(layers, "relu_forward", (x,)), "x, the input unchanged",
+                                     inputs, TOL), "cache")
             if float32:
                 tally.add(dtype_problem(out, np.float32, "out", inputs), "float32")
             bugs = {"your out is the mask x > 0 instead of max(0, x)": (x > 0).astype(np.float64)}

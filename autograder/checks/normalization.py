@@ -18,7 +18,7 @@ import copy
 
 import numpy as np
 
-from autograder.checks.backward import cache_failure, check_backward, reference_cache
+from autograder.checks.backward import cache_mismatch, check_backward, reference_cache
 from autograder.checks.compare import Tally, describe_param, describe_shapes, describe_value, error_failure, mismatch
 from autograder.checks.registry import CheckContext, CheckResult, Part, register
 from autograder.student import Student
@@ -183,7 +183,7 @@ def _cache_case(tally: Tally, student: Student, name: str, x, gamma, beta, param
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             tally.add(f"{name} returned {describe_value(got)} on {inputs}; expected a tuple (out, cache)", "cache")
             return
-        tally.add(cache_failure(name, got[1], reference_cache(layers, name, (x, gamma, beta, param)), CACHE, inputs, TOL), "cache")
+        tally.add(cache_mismatch(name, got[1], reference_cache(layers, name, (x, gamma, beta, param)), CACHE, inputs, TOL), "cache")
 
 
 def _dtype_failure(out, what: str, inputs: str) -> str | None:

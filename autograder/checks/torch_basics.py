@@ -272,5 +272,5 @@ def sequential_convnet(student: Student, rng: np.random.Generator, context: Chec
 @register("pt_challenge_accuracy", datasets=("cifar10_test",))
 def challenge_accuracy(student: Student | None, rng: np.random.Generator, context: CheckContext) -> CheckResult:
     """The saved challenge model, rebuilt by build_challenge_model(), on held-back CIFAR-10 test images."""
-    return tm.torch_artifact_accuracy(student, context, "build_challenge_model", artifact="a2_cifar_challenge",
-                                      dataset="cifar10_test", full_credit=0.70, zero_credit=0.60, max_epochs=10)
+    return tm.torch_artifact_accuracy(student, context, "build_challenge_model", dataset="cifar10_test",
+                                      full_credit=0.70, zero_credit=0.60, max_epochs=10)

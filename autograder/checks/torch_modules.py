@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -178,21 +178,8 @@ def nonzero_biases(biases: Mapping[str, object], about: str) -> str | None:
 # A saved model of the student's own design, graded on held-back images
 
 
-def normalized(mean, std, scale: float = 255.0) -> Callable[[np.ndarray], object]:
-    """A ``prepare`` for :func:`torch_artifact_accuracy`: images of pixel values (N, C, H, W) in
-    ``[0, scale]`` to float32 tensors ``(x / scale - mean[c]) / std[c]``, the notebook's ``Normalize``."""
-    mean = np.asarray(mean, dtype=np.float64).reshape(1, -1, 1, 1)
-    std = np.asarray(std, dtype=np.float64).reshape(1, -1, 1, 1)
-
-    def prepare(images: np.ndarray):
-        import torch
-
-        return torch.from_numpy(((np.asarray(images, dtype=np.float64) / scale - mean) / std).astype(np.float32))
-    return prepare
-
-
 def as_float32_tensor(images: np.ndarray):
-    """The default ``prepare``: the data set's images unchanged, as a float32 tensor."""
+    """A batch of a data set's images, as the model receives them, as a float32 tensor (N, C, H, W)."""
     import torch
 
     return torch.from_numpy(np.asarray(images, dtype=np.float32))
@@ -207,9 +194,8 @@ def _weights_file(directory: Path, name: str) -> str:
 
 
 def torch_artifact_accuracy(student: Student | None, context: CheckContext, builder_name: str, *, full_credit: float,
-                            zero_credit: float, max_epochs: int, artifact: str | None = None, dataset: str = "cifar10_pixels",
-                            split: str = "test", prepare: Callable[[np.ndarray], object] = as_float32_tensor,
-                            batch: int = EVAL_BATCH, max_mb: float = MAX_TORCH_ARTIFACT_MB,
+                            zero_credit: float, max_epochs: int, artifact: str | None = None, dataset: str = "cifar10_test",
+                            split: str = "test", batch: int = EVAL_BATCH, max_mb: float = MAX_TORCH_ARTIFACT_MB,
                             max_parameters: int = MAX_PARAMETERS) -> CheckResult:
     """The score of a saved torch model whose architecture the student designed (the CIFAR-10 challenge).
 
@@ -221,14 +207,15 @@ def torch_artifact_accuracy(student: Student | None, context: CheckContext, buil
        arguments) builds the model; its parameter names and shapes are compared here with the
        saved ones; the state dict, sent over the channel, is loaded strictly; eval mode.
     3. The parent sends the images of ``split`` of ``dataset`` (``X_<split>``), ``batch`` at a time,
-       each batch turned into the model's input by ``prepare`` (here, in the parent); the worker
+       as a float32 tensor: the data set holds them as the notebooks' models receive them; the worker
        returns the model's outputs (logits, (N, classes)); the parent takes their argmax and scores
        them against ``y_<split>``, which never leave it.
 
     Score: linear from ``zero_credit`` (0) to ``full_credit`` (1) in accuracy. ``artifact``
-    defaults to the unit's. What the worker receives with the defaults: ``dataset="cifar10_pixels"``
-    gives pixel values 0..255 in float64 (N, 3, 32, 32); pass ``prepare=normalized(mean, std)`` for a
-    model trained on the notebook's normalised tensors (float32, ``(x / 255 - mean) / std``).
+    defaults to the unit's. ``dataset`` names an entry of :data:`autograder.datasets.DATASETS`
+    that holds ``X_<split>`` as the model takes it (the default ``cifar10_test``: float32
+    (N, 3, 32, 32) normalised per channel, as the PyTorch notebooks' loaders give them) and
+    ``y_<split>``; the check must declare it (``@register(..., datasets=(dataset,))``).
     """
     if student is None:
         return CheckResult("failed", 0.0, f"{builder_name} is needed to rebuild the saved model, and it was not found")
@@ -266,7 +253,7 @@ def torch_artifact_accuracy(student: Student | None, context: CheckContext, buil
         student.prepare_module(handle, state=state, train=False)
         predictions = []
         for start in range(0, len(images), batch):
-            logits = module_forward(student, handle, prepare(images[start : start + batch]), train=False, label=label)
+            logits = module_forward(student, handle, as_float32_tensor(images[start : start + batch]), train=False, label=label)
             predictions.append(_predictions(logits, len(images[start : start + batch]), label))
     except StudentError as exc:
         return CheckResult("failed", 0.0, str(exc))

@@ -9,9 +9,10 @@ are filled from what the course already states elsewhere, so the README cannot d
 - ``$python``, ``$packages``: ``requires-python`` and the ``dependencies`` of ``pyproject.toml``,
   as installed (:mod:`course.build.requirements`)
   (the library's own; extras are the instructor's);
-- ``$data``: the data sets its checks grade on (:func:`autograder.checks.registry.datasets_needed`,
-  as for the Gradescope bundle) with their download commands;
-- ``$artifacts``: the files its artifact units are graded from.
+- ``$data``: the downloads of the data sets its checks grade on
+  (:func:`autograder.checks.registry.datasets_needed`, as for the Gradescope bundle), each named
+  by its ``dl.data.download`` entry, with the shell command and the Colab call;
+- ``$artifacts``: the files of the saved models its units are graded from (:attr:`autograder.units.Unit.artifact_files`).
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from pathlib import Path
 from string import Template
 
 from autograder.checks.registry import datasets_needed
-from autograder.datasets import download_command
+from autograder.datasets import DATASETS
 from course.build.context import BuildError
 from course.build.requirements import dependencies, python_requirement
 from course.manifest import Course
+from dl.data.download import download_command
 
 TEMPLATE = Path("course") / "student_readme.md"
 README = "README.md"  # its name in source_notebooks/<a>/ and release/<a>/
@@ -56,8 +58,9 @@ def _data_section(units) -> str:
     needed = datasets_needed(units)
     if not needed:
         return "The notebooks of this assignment need no data to download."
-    commands = "\n".join(download_command(name) for name in needed)
-    calls = "\n".join(f'download("{name}")' for name in needed)
+    entries = dict.fromkeys(DATASETS[name].download for name in needed)  # two data sets may share a download
+    commands = "\n".join(download_command(name) for name in entries)
+    calls = "\n".join(f'download("{name}")' for name in entries)
     return f"""\
 The notebooks read their data from `~/.cache/dl-course/data`, or from the folder that the
 environment variable `DL_DATA_DIR` names. Download them once, from this folder (the download is
@@ -80,8 +83,8 @@ same command."""
 
 
 def _artifacts_section(notebooks) -> str:
-    saved = [(unit.artifact, notebook.name) for notebook in notebooks for unit in notebook.units if unit.artifact]
+    saved = [(unit.artifact_files, notebook.name) for notebook in notebooks for unit in notebook.units if unit.artifact]
     if not saved:
         return "(No notebook of this assignment saves a model.)"
-    return "\n".join(f"- `artifacts/{name}.npz` and `artifacts/{name}.json`, saved by `{notebook}.ipynb`"
-                     for name, notebook in saved)
+    return "\n".join(f"- {' and '.join(f'`artifacts/{file}`' for file in files)}, saved by `{notebook}.ipynb`"
+                      for files, notebook in saved)

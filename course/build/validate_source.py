@@ -83,7 +83,7 @@ def _check_cell(cell: NotebookNode, ctx: BuildContext) -> list[str]:
                         "BEGIN/END HIDDEN TESTS block and use a tests=\"<grade_id>\" cell")
     unit = ctx.notebook.unit(meta["unit"]) if "unit" in meta else None
     generated = r in GENERATED_BODIES or (r == "unit" and unit is not None and unit.reference is not None)
-    solution_cell = r == "exercise" or (r == "unit" and unit is not None and unit.artifact is not None)
+    solution_cell = r == "exercise" or (r == "unit" and unit is not None and unit.artifact is not None and unit.reference is None)
     if generated and not _blank(source):
         what = "the reference of the unit" if r == "unit" else ("the named dl objects" if r == "provide" else "the hidden test")
         problems.append(f"the build replaces this {r} cell's body with {what}; leave it empty (comments are fine) "

@@ -108,24 +108,41 @@ def test_the_reference_leaves_the_global_rng_and_the_arguments_alone():
     assert bn_param == {"mode": "train"}  # the running statistics went into a copy
 
 
-def test_a_cache_is_compared_with_the_documented_one_by_position_shape_precision_and_value():
+def test_a_cache_is_compared_with_the_documented_one_item_by_item_naming_the_item():
     x, w = np.arange(6.0).reshape(2, 3), np.ones((3, 2), dtype=np.float32)
     expected = (x, w, {"stride": 1, "mode": "train"}, None)
-    assert cache_mismatch(expected, expected, "(x, w, param, None)", "x (2, 3)", 1e-7) is None
-    assert cache_mismatch([x, w.copy(), {"stride": 1, "mode": "train", "extra": 0}, None], expected, "...", "x (2, 3)", 1e-7) is None
+    items = ("x", "w", "param", "nothing")
+
+    def check(got):
+        return cache_mismatch("layer_forward", got, expected, items, "x (2, 3)", 1e-7)
+
+    assert check(expected) is None
+    assert check([x, w.copy(), {"stride": 1, "mode": "train", "extra": 0}, None]) is None  # a list, a dict with more keys
+    assert check((x, w)) == ("the cache of layer_forward is a tuple of 2 items on x (2, 3); "
+                             "its docstring specifies the tuple (x, w, param, nothing)")
     for got, words in [
-        ((x, w), "cache is a tuple of 2 items; expected a tuple of 4 items"),
-        ((x.ravel(), w, expected[2], None), "cache[0] has shape (6,); expected (2, 3)"),
-        ((x, w.astype(np.float64), expected[2], None), "cache[1] has dtype float64; expected float32"),
-        ((x + 1, w, expected[2], None), "cache[0] differs from the expected value: rel_error"),
-        ((x, w, {"stride": 1}, None), "cache[2] lacks the keys ['mode']"),
-        ((x, w, {"stride": 2, "mode": "train"}, None), "cache[2]['stride'] differs"),
-        ((x, w, {"stride": 1, "mode": "test"}, None), "cache[2]['mode'] is 'test'; expected 'train'"),
-        ((x, w, expected[2], x), "cache[3] is an array of shape (2, 3); expected None"),
+        ((x.ravel(), w, expected[2], None), "cache[0] (x) has shape (6,); expected (2, 3)"),
+        ((x, w.astype(np.float64), expected[2], None), "cache[1] (w) has dtype float64; its docstring specifies float32"),
+        ((x + 1, w, expected[2], None), "cache[0] (x) differs from the expected value: rel_error"),
+        ((None, w, expected[2], None), "cache[0] (x) is None; its docstring specifies an array of shape (2, 3)"),
+        ((x, w, {"stride": 1}, None), "cache[2] (param) lacks the keys ['mode']"),
+        ((x, w, {"stride": 2, "mode": "train"}, None), "cache[2] (param)['stride'] differs"),
+        ((x, w, {"stride": 1, "mode": "test"}, None), "cache[2] (param)['mode'] is 'test'; expected 'train'"),
+        ((x, w, expected[2], x), "cache[3] (nothing) is an array of shape (2, 3); its docstring specifies None here"),
     ]:
-        message = cache_mismatch(got, expected, "(x, w, param, None)", "x (2, 3)", 1e-7)
+        message = check(got)
         assert message.startswith(words), message
-        assert message.endswith("(x (2, 3)); the cache must be (x, w, param, None), as the docstring says: the backward reads it")
+        assert message.endswith(" on x (2, 3) (the cache must be (x, w, param, nothing), in this order: the backward pass reads it)")
+
+
+def test_a_cache_that_is_one_value_or_none_is_held_to_its_docstring_too():
+    x = np.arange(6.0).reshape(2, 3)
+    assert cache_mismatch("relu_forward", x.copy(), x, "x, the input unchanged", "x (2, 3)", 1e-7) is None
+    assert cache_mismatch("relu_forward", np.maximum(x - 2, 0), x, "x, the input unchanged", "x (2, 3)", 1e-7).endswith(
+        " on x (2, 3) (the cache must be x, the input unchanged, as the docstring of relu_forward says: the backward pass reads it)")
+    assert cache_mismatch("batchnorm_forward", None, None, ("x_hat",), "x", 1e-7) is None
+    assert cache_mismatch("batchnorm_forward", (x,), None, ("x_hat",), "x", 1e-7) == (
+        "the cache of batchnorm_forward is a tuple of 1 items on x; its docstring specifies None here")
 
 
 def test_gradients_can_count_in_parts_of_their_own():

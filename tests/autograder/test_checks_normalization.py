@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from autograder.checks import REGISTRY, CheckContext, check_rng
-from autograder.checks.backward import cache_failure, check_backward
+from autograder.checks.backward import cache_mismatch, check_backward
 from autograder.checks.compare import Tally, describe_param
 from autograder.checks.models import ReferenceModels
 from autograder.checks.normalization import BN_FORWARD_PARTS, CACHE
@@ -214,13 +214,13 @@ def test_the_cache_contract_compares_every_item_by_position_shape_and_value():
     rng = np.random.default_rng(3)
     x, gamma, beta = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal(3)
     expected = layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})[1]
-    assert cache_failure("batchnorm_forward", expected, expected, CACHE, "x", 1e-7) is None
-    assert "is a tuple of 3 items on x; its docstring specifies the tuple (x_centered, std, x_hat, gamma)" in cache_failure(
+    assert cache_mismatch("batchnorm_forward", expected, expected, CACHE, "x", 1e-7) is None
+    assert "is a tuple of 3 items on x; its docstring specifies the tuple (x_centered, std, x_hat, gamma)" in cache_mismatch(
         "batchnorm_forward", expected[:3], expected, CACHE, "x", 1e-7)
     keepdims = (expected[0], expected[1][None, :], *expected[2:])
-    assert "cache[1] (std) has shape (1, 3)" in cache_failure("batchnorm_forward", keepdims, expected, CACHE, "x", 1e-7)
+    assert "cache[1] (std) has shape (1, 3)" in cache_mismatch("batchnorm_forward", keepdims, expected, CACHE, "x", 1e-7)
     single = (expected[0], expected[1].astype(np.float32), *expected[2:])
-    assert "cache[1] (std) has dtype float32" in cache_failure("batchnorm_forward", single, expected, CACHE, "x", 1e-7)
+    assert "cache[1] (std) has dtype float32" in cache_mismatch("batchnorm_forward", single, expected, CACHE, "x", 1e-7)
 
 
 def test_a_backward_case_charges_each_gradient_to_its_own_part_even_when_it_raises():

@@ -6,8 +6,9 @@ import re
 import pytest
 
 from autograder.checks.registry import REGISTRY
-from autograder.feedback import feedback_html, write_feedback_html
+from autograder.feedback import artifact_public_check, feedback_html, write_feedback_html
 from autograder.reports import SubmissionResult, UnitResult
+from autograder.units import Unit
 from tests.autograder import notebooks
 from tests.autograder.conftest import OPTIONS, unit_result
 from tests.autograder.notebooks import UNITS, reference_source, unit
@@ -64,6 +65,25 @@ def test_public_checks_of_a_saved_and_a_missing_artifact(graded, without_model):
     assert missing.public_passed is False and missing.score == 0
     assert missing.public_message.startswith("artifacts/a1_best_fc.npz is missing from your submission; "
                                              "artifacts/a1_best_fc.json is missing from your submission")
+
+
+def test_a_saved_models_files_are_npz_for_an_artifact_unit_and_safetensors_for_a_torch_builders(tmp_path):
+    import torch
+
+    from dl.artifacts import save_torch_model
+
+    numpy_model = Unit("a1-fc-best_model", 5, ("fc_best_model_accuracy",), artifact="a1_best_fc")
+    torch_model = Unit("a2-pt-challenge", 10, ("pt_challenge_accuracy",), reference="dl.nn.basics:build_challenge_model",
+                       artifact="a2_cifar_challenge")
+    assert numpy_model.artifact_files == ("a1_best_fc.npz", "a1_best_fc.json")
+    assert torch_model.artifact_files == ("a2_cifar_challenge.safetensors", "a2_cifar_challenge.json")
+    assert Unit("a1-fc-affine_forward", 2, reference="dl.layers:affine_forward").artifact_files == ()
+    directory = tmp_path / "artifacts"
+    passed, message = artifact_public_check(torch_model.artifact_files, directory)
+    assert not passed and message.startswith("artifacts/a2_cifar_challenge.safetensors is missing from your submission")
+    save_torch_model(torch.nn.Linear(2, 1), "a2_cifar_challenge", log={"val_acc": [0.5]}, directory=directory)
+    assert artifact_public_check(torch_model.artifact_files, directory) == (
+        True, "artifacts/a2_cifar_challenge.safetensors and artifacts/a2_cifar_challenge.json were saved")
 
 
 def _row(page: str, grade_id: str) -> str:

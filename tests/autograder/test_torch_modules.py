@@ -23,7 +23,6 @@ from autograder.runner import ProgramRunner
 from autograder.student import Student, StudentError
 from autograder.units import Unit
 from dl.artifacts import save_torch_model
-from dl.data import get_cifar10_data, write_cifar10_fixture
 from tests.autograder.test_sandbox import needs_bwrap
 
 PROGRAM = '''
@@ -52,9 +51,6 @@ def convnet_function(x, params):
     w, b = params
     return torch.relu(torch.nn.functional.conv2d(x, w, b, padding=1)).sum(dim=(2, 3))
 '''
-
-MEAN, STD = (0.49, 0.48, 0.45), (0.20, 0.20, 0.20)
-
 
 class Reference(nn.Module):
     """The program's ``ConvNet``, written again here: what the parent compares with."""
@@ -183,22 +179,6 @@ def test_init_statistics_pass_kaiming_normal_and_fail_other_initialisations():
     assert tm.nonzero_biases({"conv1.bias": np.zeros(3)}, "m") is None
 
 
-def test_normalized_prepares_pixels_as_the_notebooks_normalize():
-    images = np.arange(2 * 3 * 2 * 2, dtype=np.float64).reshape(2, 3, 2, 2) * 10
-    got = tm.normalized(MEAN, STD)(images)
-    assert got.dtype == torch.float32 and got.shape == (2, 3, 2, 2)
-    expected = (torch.tensor(images / 255.0) - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
-    assert torch.allclose(got.double(), expected, atol=1e-6)
-
-
-def test_the_pixel_data_set_is_the_cifar10_split_without_the_mean_subtracted(monkeypatch):
-    calls = []
-    monkeypatch.setattr("dl.data.get_cifar10_data", lambda **kwargs: calls.append(kwargs) or {})
-    datasets.DATASETS["cifar10_pixels"].load(smoke=True)
-    datasets.DATASETS["cifar10"].load(smoke=True)
-    assert calls == [{"smoke": True, "subtract_mean": False}, {"smoke": True}]
-
-
 # --------------------------------------------------------------------------------------------
 # torch_artifact_accuracy: a saved model of the student's design
 
@@ -206,9 +186,12 @@ FULL, ZERO, MAX_EPOCHS = 0.70, 0.60, 10
 
 
 @pytest.fixture(scope="module")
-def pixels(tmp_path_factory) -> dict:
-    root = write_cifar10_fixture(tmp_path_factory.mktemp("cifar"), n_train=60, n_test=100)
-    return get_cifar10_data(num_training=50, num_validation=10, num_test=100, subtract_mean=False, root=root)
+def test_images(tmp_path_factory) -> dict:
+    """The first 100 images of the ``cifar10_test`` data set (the generated fixture's), as the grader loads it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DL_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        arrays = datasets.DATASETS["cifar10_test"].load(smoke=True)
+    return {name: array[:100] for name, array in arrays.items()}
 
 
 def saved_model(seed: int = 0, channels: int = 4) -> nn.Module:
@@ -219,41 +202,40 @@ def saved_model(seed: int = 0, channels: int = 4) -> nn.Module:
     return model.eval()
 
 
-def labelled(pixels: dict, model: nn.Module, accuracy: float) -> dict:
+def labelled(images: dict, model: nn.Module, accuracy: float) -> dict:
     """The data set with test labels on which ``model`` scores exactly ``accuracy``."""
     with torch.no_grad():
-        predictions = model.eval()(tm.normalized(MEAN, STD)(pixels["X_test"])).argmax(1).numpy()
+        predictions = model.eval()(torch.from_numpy(images["X_test"])).argmax(1).numpy()
     right = int(round(accuracy * len(predictions)))
     labels = np.where(np.arange(len(predictions)) < right, predictions, (predictions + 1) % 10)
-    return {**pixels, "y_test": labels}
+    return {**images, "y_test": labels}
 
 
 def context_for(tmp_path: Path, data: dict) -> CheckContext:
     unit = Unit("a2-pt-challenge", 10, ("pytorch_challenge_accuracy",), reference="dl.nn.basics:build_challenge_model")
-    return CheckContext(unit=unit, artifacts_dir=tmp_path / "artifacts", data={"cifar10_pixels": lambda: data})
+    return CheckContext(unit=unit, artifacts_dir=tmp_path / "artifacts", data={"cifar10_test": lambda: data})
 
 
 def grade(student, context, **changes):
-    options = dict(full_credit=FULL, zero_credit=ZERO, max_epochs=MAX_EPOCHS, artifact="a2_cifar_challenge",
-                   prepare=tm.normalized(MEAN, STD), batch=32)
+    options = dict(full_credit=FULL, zero_credit=ZERO, max_epochs=MAX_EPOCHS, artifact="a2_cifar_challenge", batch=32)
     return tm.torch_artifact_accuracy(student, context, "build_challenge_model", **{**options, **changes})
 
 
 @pytest.mark.parametrize("accuracy, score", [(0.75, 1.0), (0.70, 1.0), (0.65, 0.5), (0.60, 0.0), (0.30, 0.0)])
-def test_the_saved_model_is_rebuilt_by_the_students_builder_and_scored_on_held_back_labels(tmp_path, pixels, accuracy, score):
+def test_the_saved_model_is_rebuilt_by_the_students_builder_and_scored_on_held_back_labels(tmp_path, test_images, accuracy, score):
     model = saved_model()
     save_torch_model(model, "a2_cifar_challenge", log={"val_acc": [0.5] * 10}, directory=tmp_path / "artifacts")
-    result = grade(student_for(), context_for(tmp_path, labelled(pixels, model, accuracy)))
+    result = grade(student_for(), context_for(tmp_path, labelled(test_images, model, accuracy)))
     assert result.score == pytest.approx(score)
     assert result.message == (f"test accuracy {accuracy:.3f} on 100 held-back images (full credit from 0.70, partial credit "
                               f"from 0.60); the training log shows 10 epochs")
 
 
-def test_the_labels_never_enter_the_worker(tmp_path, pixels):
+def test_the_labels_never_enter_the_worker(tmp_path, test_images):
     """Every request the check sends is recorded: images go, labels never do."""
     model = saved_model()
     save_torch_model(model, "a2_cifar_challenge", log={"val_acc": [0.5]}, directory=tmp_path / "artifacts")
-    data = labelled(pixels, model, 0.8)
+    data = labelled(test_images, model, 0.8)
     inner = student_for()
     sent = []
 
@@ -283,17 +265,17 @@ def test_the_labels_never_enter_the_worker(tmp_path, pixels):
     ({}, "has no training log"),
     ({"val_acc": [0.5, 0.6], "loss": [1.0]}, "one entry per epoch"),
 ])
-def test_the_training_log_must_show_at_most_max_epochs(tmp_path, pixels, log, message):
+def test_the_training_log_must_show_at_most_max_epochs(tmp_path, test_images, log, message):
     model = saved_model()
     save_torch_model(model, "a2_cifar_challenge", directory=tmp_path / "artifacts")
     json_path = tmp_path / "artifacts" / "a2_cifar_challenge.json"
     json_path.write_text(json_path.read_text().replace('"log": {}', f'"log": {__import__("json").dumps(log)}'))
-    result = grade(student_for(), context_for(tmp_path, labelled(pixels, model, 0.9)))
+    result = grade(student_for(), context_for(tmp_path, labelled(test_images, model, 0.9)))
     assert result.score == 0 and message in result.message, result.message
 
 
-def test_a_missing_linked_or_oversized_artifact_fails_with_the_fix(tmp_path, pixels):
-    data = labelled(pixels, saved_model(), 0.9)
+def test_a_missing_linked_or_oversized_artifact_fails_with_the_fix(tmp_path, test_images):
+    data = labelled(test_images, saved_model(), 0.9)
     result = grade(student_for(), context_for(tmp_path, data))
     assert result.score == 0 and result.message == ("artifacts/a2_cifar_challenge.safetensors is missing from your submission; "
                                                     "run the cell that trains your model and saves it with save_torch_model")
@@ -321,22 +303,22 @@ class _Marker:
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
-def test_a_state_dict_that_is_a_pickle_is_refused_without_unpickling(tmp_path, pixels, suffix):
+def test_a_state_dict_that_is_a_pickle_is_refused_without_unpickling(tmp_path, test_images, suffix):
     model = saved_model()
     save_torch_model(model, "a2_cifar_challenge", log={"val_acc": [0.5]}, directory=tmp_path / "artifacts")
     (tmp_path / "artifacts" / "a2_cifar_challenge.safetensors").unlink()
     marker = tmp_path / "unpickled"
     (tmp_path / "artifacts" / f"a2_cifar_challenge{suffix}").write_bytes(pickle.dumps({**model.state_dict(), "x": _Marker(marker)}))
-    result = grade(student_for(), context_for(tmp_path, labelled(pixels, model, 0.9)))
+    result = grade(student_for(), context_for(tmp_path, labelled(test_images, model, 0.9)))
     assert result.score == 0 and "cannot be used" in result.message and ("not a safetensors file" in result.message
                                                                            or "zip format" in result.message), result.message
     assert not marker.exists()
 
 
-def test_weights_that_do_not_fit_the_builders_model_are_named(tmp_path, pixels):
+def test_weights_that_do_not_fit_the_builders_model_are_named(tmp_path, test_images):
     model = saved_model(channels=6)
     save_torch_model(model, "a2_cifar_challenge", log={"val_acc": [0.5]}, directory=tmp_path / "artifacts")
-    result = grade(student_for(), context_for(tmp_path, labelled(pixels, model, 0.9)))
+    result = grade(student_for(), context_for(tmp_path, labelled(test_images, model, 0.9)))
     assert result.score == 0
     assert result.message == ("the saved weights do not fit the model build_challenge_model() builds: conv.weight is "
                               "(4, 3, 3, 3), expected (6, 3, 3, 3); conv.bias is (4,), expected (6,); bn.weight is (4,), "
@@ -355,16 +337,16 @@ HOSTILE_BUILDERS = {
 
 
 @pytest.mark.parametrize("kind", sorted(HOSTILE_BUILDERS))
-def test_a_forward_that_returns_a_lying_object_fails_with_a_message(tmp_path, pixels, kind):
+def test_a_forward_that_returns_a_lying_object_fails_with_a_message(tmp_path, test_images, kind):
     forward, message = HOSTILE_BUILDERS[kind]
     source = PROGRAM + "\nclass Lying(ConvNet):\n" + forward + "\ndef build_challenge_model():\n    return Lying(channels=4)\n"
     model = saved_model()
     save_torch_model(model, "a2_cifar_challenge", log={"val_acc": [0.5]}, directory=tmp_path / "artifacts")
-    result = grade(student_for(source), context_for(tmp_path, labelled(pixels, model, 0.9)))
+    result = grade(student_for(source), context_for(tmp_path, labelled(test_images, model, 0.9)))
     assert result.score == 0 and message in result.message, result.message
 
 
-def test_a_tensor_subclass_cannot_change_how_its_predictions_are_read(tmp_path, pixels):
+def test_a_tensor_subclass_cannot_change_how_its_predictions_are_read(tmp_path, test_images):
     """A subclass whose torch functions answer with the 'right' labels travels as its plain data: argmax runs here."""
     source = PROGRAM + '''
 class Always(torch.Tensor):
@@ -382,18 +364,18 @@ def build_challenge_model():
 '''
     model = saved_model()
     save_torch_model(model, "a2_cifar_challenge", log={"val_acc": [0.5]}, directory=tmp_path / "artifacts")
-    result = grade(student_for(source), context_for(tmp_path, labelled(pixels, model, 0.65)))
+    result = grade(student_for(source), context_for(tmp_path, labelled(test_images, model, 0.65)))
     assert result.score == pytest.approx(0.5), result.message
 
 
-def test_a_builder_in_the_sandbox_can_read_neither_the_labels_nor_the_reference(tmp_path, pixels):
+def test_a_builder_in_the_sandbox_can_read_neither_the_labels_nor_the_reference(tmp_path, test_images):
     """The builder reads the labels' file and the reference if it can, and raises saying so.
 
     In process (no sandbox) it can, which shows the attempt is real; the sandboxed worker cannot,
     and its model is graded as it is. (The labels themselves are never sent: see above.)
     """
     model = saved_model()
-    data = labelled(pixels, model, 0.65)
+    data = labelled(test_images, model, 0.65)
     labels_file = tmp_path / "held-out" / "labels.npy"
     labels_file.parent.mkdir()
     np.save(labels_file, data["y_test"])
@@ -418,10 +400,10 @@ def build_challenge_model():
 
 
 @needs_bwrap
-def test_the_accuracy_check_runs_in_the_bubblewrap_sandbox(tmp_path, pixels):
+def test_the_accuracy_check_runs_in_the_bubblewrap_sandbox(tmp_path, test_images):
     model = saved_model()
     save_torch_model(model, "a2_cifar_challenge", log={"val_acc": [0.5] * 3}, directory=tmp_path / "artifacts")
-    result = _sandboxed_grade(PROGRAM, context_for(tmp_path, labelled(pixels, model, 0.72)), sandbox="bwrap")
+    result = _sandboxed_grade(PROGRAM, context_for(tmp_path, labelled(test_images, model, 0.72)), sandbox="bwrap")
     assert result.score == 1.0 and result.message.startswith("test accuracy 0.720"), result.message
 
 

@@ -25,6 +25,15 @@ def test_the_readme_lists_the_notebooks_packages_data_and_artifacts_of_the_real_
     assert "$" not in text  # every placeholder filled
 
 
+def test_a_torch_model_is_listed_by_its_safetensors_file_and_a_download_once_by_its_entry():
+    text = student_readme(load_manifest(REPO), "a2")
+    assert ("`artifacts/a2_cifar_challenge.safetensors` and `artifacts/a2_cifar_challenge.json`, saved by `PyTorch.ipynb`"
+            in text)
+    # the challenge grades on the data set cifar10_test, which the download entry cifar10 fetches
+    assert text.count("python -m dl.data.download cifar10\n") == 1 and 'download("cifar10")' in text
+    assert "cifar10_test" not in text and ".npz`" not in text
+
+
 def test_an_assignment_without_data_or_models_says_so(course):
     text = student_readme(course, "t2")
     assert "# Assignment t2: Later" in text and "1. `Later.ipynb`" in text

@@ -190,7 +190,7 @@ BUGS = [
         raise ValueError("the filters do not fit the padded input")
 ''', "")),), ("conv_forward_naive returned an output", "raise a ValueError when")),
     Variant(CONV_FORWARD, "the cache holds the padded input", (changed(CONV_FORWARD_STUDENT, (
-        "return out, (x, w, b, conv_param)", "return out, (padded, w, b, conv_param)")),), ("cache[0] has shape", "(x, w, b, conv_param)")),
+        "return out, (x, w, b, conv_param)", "return out, (padded, w, b, conv_param)")),), ("cache[0] (x) has shape", "(x, w, b, conv_param)")),
     Variant(CONV_FORWARD, "the work handed to dl.fast_layers (banned)", ('''
 def conv_forward_naive(x, w, b, conv_param):
     out, _ = conv_forward_fast(x, w, b, conv_param)
@@ -272,7 +272,7 @@ def conv_forward_naive(x, w, b, conv_param):
             ("back into the bn_param dict you were given",)),
     Variant(SBN_FORWARD, "the shape of x packed into the cache", (changed(SPATIAL_BATCHNORM_STUDENT, (
         "return np.moveaxis(out_rows.reshape(N, H, W, C), -1, 1), cache",
-        "return np.moveaxis(out_rows.reshape(N, H, W, C), -1, 1), (cache, x.shape)")),), ("the cache must be the cache of the inner",)),
+        "return np.moveaxis(out_rows.reshape(N, H, W, C), -1, 1), (cache, x.shape)")),), ("its docstring specifies the tuple (x_centered, std, x_hat, gamma)",)),
     Variant(SBN_FORWARD, "test mode normalised with the batch statistics", (changed(SPATIAL_BATCHNORM_STUDENT, (
         "out_rows = gamma * (rows - running_mean) / np.sqrt(running_var + eps) + beta",
         "out_rows = gamma * (rows - rows.mean(axis=0)) / np.sqrt(rows.var(axis=0) + eps) + beta")),), ("test mode",)),
@@ -301,7 +301,7 @@ def conv_forward_naive(x, w, b, conv_param):
         raise ValueError(f"the number of channels ({C}) must be a multiple of the number of groups G={G}")
 ''', "")),), ("spatial_groupnorm_forward returned an output", "raise a ValueError when C is not a multiple of G")),
     Variant(SGN_FORWARD, "std of shape (N, G, 1, 1, 1) in the cache", (changed(GROUPNORM_FORWARD_STUDENT, (
-        "(x_hat, std.reshape(N, G, 1), gamma, G)", "(x_hat, std, gamma, G)")),), ("cache[1] has shape",)),
+        "(x_hat, std.reshape(N, G, 1), gamma, G)", "(x_hat, std, gamma, G)")),), ("cache[1] (std) has shape",)),
     Variant(SGN_FORWARD, "float32 widened to float64", (edit("dl.layers:spatial_groupnorm_forward", (
         "x_groups = x.reshape(N, G, -1)", "x_groups = x.reshape(N, G, -1).astype(np.float64)")),), ("out has dtype float64",)),
 

@@ -39,7 +39,7 @@ def affine_forward(x, w, b):
     out = x_flat @ w + b
     cache = (x_flat, w, b)
     return out, cache
-''',), ("cache[0] has shape", "the cache must be (x, w, b)")),
+''',), ("cache[0] (x) has shape", "the cache must be (x, w, b)")),
     Variant(AFFINE_FORWARD, "out filled row by row into a float64 array", ('''
 def affine_forward(x, w, b):
     N, M = x.shape[0], w.shape[1]
