@@ -45,6 +45,9 @@ BUGS: dict[str, list[tuple[str, str]]] = {
     "a1-cnn-spatial_groupnorm_forward": [  # unbiased variance
         ("var = (x_centered**2).mean(axis=2, keepdims=True)", "var = x_centered.var(axis=2, ddof=1, keepdims=True)"),
     ],
+    "a2-pt-ThreeLayerConvNet": [  # biases left at nn.Conv2d's and nn.Linear's default (uniform), not zeroed
+        ("            nn.init.zeros_(layer.bias)\n", ""),
+    ],
 }
 
 

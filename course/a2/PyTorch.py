@@ -91,7 +91,8 @@ print("using device:", device)
 # - `loader_test`: the 10,000 test images. Use them **once**, at the very end.
 
 # %%
-loader_train, loader_val, loader_test = cifar10_loaders(batch_size=64, seed=0)
+batch_size = 32 if SMOKE else 64  # smoke mode: the small generated data set in more, smaller steps
+loader_train, loader_val, loader_test = cifar10_loaders(batch_size=batch_size, seed=0)
 print("training batches per epoch:", len(loader_train))
 print("validation images:", len(loader_val.sampler), "test images:", len(loader_test.dataset))
 
@@ -218,7 +219,7 @@ print(random_weight((3, 5)))
 # %%
 reset_seed(0)
 part2 = TrainingDashboard("Part II: functional networks")
-hidden_layer_size = 4000
+hidden_layer_size = 400 if SMOKE else 4000  # smoke mode: a narrower layer, the same network
 learning_rate = 1e-2
 w1 = random_weight((3 * 32 * 32, hidden_layer_size), device=device, dtype=dtype)
 w2 = random_weight((hidden_layer_size, 10), device=device, dtype=dtype)
@@ -305,7 +306,7 @@ print("parameters:", sum(p.numel() for p in model.parameters()))  # 3*12*25+12 +
 # %%
 reset_seed(0)
 part3 = TrainingDashboard("Part III: nn.Module")
-model = TwoLayerFC(3 * 32 * 32, 4000, 10)
+model = TwoLayerFC(3 * 32 * 32, hidden_layer_size, 10)
 optimizer = optim.SGD(model.parameters(), lr=1e-2)
 train_module(model, optimizer, loader_train, loader_val, epochs=1, print_every=print_every,
              callback=functools.partial(part3.record, "two-layer"))
@@ -342,9 +343,9 @@ reset_seed(0)
 part4 = TrainingDashboard("Part IV: nn.Sequential")
 model = nn.Sequential(
     Flatten(),
-    nn.Linear(3 * 32 * 32, 4000),
+    nn.Linear(3 * 32 * 32, hidden_layer_size),
     nn.ReLU(),
-    nn.Linear(4000, 10),
+    nn.Linear(hidden_layer_size, 10),
 )
 optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, nesterov=True)
 train_module(model, optimizer, loader_train, loader_val, epochs=1, print_every=print_every,
@@ -405,7 +406,7 @@ train_module(model, optimizer, loader_train, loader_val, epochs=1, print_every=p
 
 # %%
 reset_seed(0)
-epochs = 1 if SMOKE else 10
+epochs = 4 if SMOKE else 10  # smoke mode: 4 epochs of the small generated data set
 model = build_challenge_model()
 optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, nesterov=True)
 challenge = TrainingDashboard("Part V: challenge")
@@ -413,6 +414,8 @@ val_acc = train_module(model, optimizer, loader_train, loader_val, epochs=epochs
                        callback=functools.partial(challenge.record, "challenge"))
 print("validation accuracy per epoch:", [round(acc, 4) for acc in val_acc])
 save_torch_model(model, "a2_cifar_challenge", log={"val_acc": val_acc})
+
+# %% tests="a2-pt-challenge"
 
 # %% [markdown]
 # ### Inline question
