@@ -126,8 +126,9 @@ MODULE_PARTS = {
 
 
 def reference_convnet(kwargs: dict, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return basics.ThreeLayerConvNet(**kwargs).double()
+    """The reference ThreeLayerConvNet(**kwargs) in float64, initialised as after ``torch.manual_seed(seed)``."""
+    with tm.seeded_torch(seed):
+        return basics.ThreeLayerConvNet(**kwargs).double()
 
 
 @register("pt_three_layer_convnet_module", parts=MODULE_PARTS)
@@ -161,6 +162,7 @@ def three_layer_convnet_module(student: Student, rng: np.random.Generator, conte
         with tally.case(2, f"{about} on {inputs}", "forward"):
             handle = tm.build_student_module(student, "ThreeLayerConvNet", kwargs, state=state, dtype=torch.float64)
             upstream = torch.from_numpy(rng.standard_normal((2, kwargs["num_classes"])))
+            student.seed_torch(int(rng.integers(2**31)))  # a dropout the student added draws the same masks every run
             vjp = tm.module_vjp(student, handle, x, upstream=upstream, train=train)
             x_ref = x.clone().requires_grad_()
             out = reference(x_ref)

@@ -22,13 +22,14 @@ Outputs are compared with :func:`autograder.checks.compare.mismatch`, which acce
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-from autograder.checks.compare import as_float_array, to_numpy
+from autograder.checks.compare import as_float_array, keep_global_rng, to_numpy
 from autograder.checks.registry import CheckContext, CheckResult
 from autograder.protocol import Handle
 from autograder.student import Student, StudentError
@@ -51,6 +52,19 @@ class VJP:
     output: object
     inputs: list
     params: dict
+
+
+@contextmanager
+def seeded_torch(seed: int):
+    """Run reference code that draws from torch's global RNG (a module's default initialisation) as
+    right after ``torch.manual_seed(seed)``, and leave that RNG as it was. One thread at a time (the
+    lock of :func:`autograder.checks.compare.keep_global_rng`): threads grading side by side (a Dask
+    worker's) neither interleave nor disturb each other's draws."""
+    import torch
+
+    with keep_global_rng(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def describe_call(constructor: str, kwargs: Mapping | None = None, *args) -> str:

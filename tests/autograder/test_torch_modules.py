@@ -486,3 +486,17 @@ def test_a_module_allocating_past_the_memory_limit_fails_its_unit_not_the_batch(
     by_id = {u.grade_id: u for u in result.units}
     assert by_id["t-hog"].score == 0 and "can't allocate memory" in by_id["t-hog"].message, (by_id["t-hog"].message, result.instructor_log)
     assert by_id["t-net"].score == 3, by_id["t-net"].message
+
+
+def test_seeded_torch_draws_as_after_manual_seed_and_leaves_the_global_rng_alone():
+    import torch
+
+    from autograder.checks.torch_modules import seeded_torch
+
+    torch.manual_seed(7)
+    before = torch.random.get_rng_state()
+    with seeded_torch(3):
+        drawn = torch.randn(5)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.manual_seed(3)
+    assert torch.equal(drawn, torch.randn(5))
