@@ -76,6 +76,7 @@ SMOKE = smoke_mode()  # DL_SMOKE=1: a small generated data set and short runs (f
 device = get_device()
 dtype = torch.float32  # the dtype of all the tensors we train
 print_every = 100  # iterations between printed losses and validation checks
+checks = f"Check (every {print_every} iterations and at each epoch's end)"  # the x axis of the accuracy plots
 print("using device:", device)
 
 # %% [markdown]
@@ -218,7 +219,7 @@ print(random_weight((3, 5)))
 
 # %%
 reset_seed(0)
-part2 = TrainingDashboard("Part II: functional networks")
+part2 = TrainingDashboard("Part II: functional networks", check_label=checks)
 hidden_layer_size = 400 if SMOKE else 4000  # smoke mode: a narrower layer, the same network
 learning_rate = 1e-2
 w1 = random_weight((3 * 32 * 32, hidden_layer_size), device=device, dtype=dtype)
@@ -305,7 +306,7 @@ print("parameters:", sum(p.numel() for p in model.parameters()))  # 3*12*25+12 +
 
 # %%
 reset_seed(0)
-part3 = TrainingDashboard("Part III: nn.Module")
+part3 = TrainingDashboard("Part III: nn.Module", check_label=checks)
 model = TwoLayerFC(3 * 32 * 32, hidden_layer_size, 10)
 optimizer = optim.SGD(model.parameters(), lr=1e-2)
 train_module(model, optimizer, loader_train, loader_val, epochs=1, print_every=print_every,
@@ -340,7 +341,7 @@ train_module(model, optimizer, loader_train, loader_val, epochs=1, print_every=p
 
 # %%
 reset_seed(0)
-part4 = TrainingDashboard("Part IV: nn.Sequential")
+part4 = TrainingDashboard("Part IV: nn.Sequential", check_label=checks)
 model = nn.Sequential(
     Flatten(),
     nn.Linear(3 * 32 * 32, hidden_layer_size),
@@ -409,7 +410,7 @@ reset_seed(0)
 epochs = 4 if SMOKE else 10  # smoke mode: 4 epochs of the small generated data set
 model = build_challenge_model()
 optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, nesterov=True)
-challenge = TrainingDashboard("Part V: challenge")
+challenge = TrainingDashboard("Part V: challenge", check_label=checks)
 val_acc = train_module(model, optimizer, loader_train, loader_val, epochs=epochs, print_every=print_every,
                        callback=functools.partial(challenge.record, "challenge"))
 print("validation accuracy per epoch:", [round(acc, 4) for acc in val_acc])

@@ -508,3 +508,11 @@ def test_executed_notebook_keeps_static_figures_only(tmp_path):
     assert set(fields.data) == {"text/plain"} and "channel='B'" in fields.data["text/plain"]
     assert "[0.0, 4.0, 0.0]" not in fields.data["text/plain"]  # static as the last cell started: before the edit
     assert set(figure.data) == {"image/png", "text/plain"} and base64.b64decode(figure.data["image/png"]).startswith(PNG_MAGIC)
+
+
+def test_the_accuracy_panels_name_the_loops_checks(front):
+    dashboard = TrainingDashboard(check_label="Check (every 100 iterations)")
+    dashboard.record("sgd", loss=1.0, train_acc=0.2, val_acc=0.1)
+    for fig in (dashboard.figure(), dashboard.view.figure):
+        assert [ax.get_xlabel() for ax in fig.axes] == ["Iteration", "Check (every 100 iterations)", "Check (every 100 iterations)"]
+    assert [ax.get_xlabel() for ax in TrainingDashboard().figure().axes] == ["Iteration", "Epoch", "Epoch"]

@@ -131,10 +131,15 @@ def test_training_loops_learn_and_feed_a_dashboard(capsys):
     train, val, _ = _loaders()
     dashboard = TrainingDashboard("test")
     params = [basics.random_weight((3 * 32 * 32, 20)), basics.random_weight((20, 3))]
+    x0, y0 = next(iter(train))
+    with torch.no_grad():
+        first_batch_acc = float((basics.two_layer_fc(x0, params).argmax(dim=1) == y0).float().mean())
     accs = basics.train_functional(basics.two_layer_fc, params, 1e-2, train, val, print_every=2,
                                    callback=functools.partial(dashboard.record, "functional"))
     run = dashboard.runs["functional"]
     assert len(run.loss_history) == 4 and run.val_acc_history == accs and len(accs) == 2
+    # the training accuracy at each check: the batches since the previous one, scored as they were trained on
+    assert len(run.train_acc_history) == 2 and run.train_acc_history[0] == pytest.approx(first_batch_acc)
     assert all(p.grad is not None and not p.grad.any() for p in params)
 
     model = basics.TwoLayerFC(3 * 32 * 32, 20, 3)
@@ -143,5 +148,7 @@ def test_training_loops_learn_and_feed_a_dashboard(capsys):
                                      callback=functools.partial(dashboard.record, "module"))
     run = dashboard.runs["module"]
     assert len(run.loss_history) == 12 and len(epoch_accs) == 3 and run.val_acc_history[3::2] == epoch_accs[1:]
+    assert len(run.train_acc_history) == len(run.val_acc_history) == 6
+    assert all(0 <= acc <= 1 for acc in run.train_acc_history) and run.train_acc_history[-1] > 0.9
     assert epoch_accs[-1] > 0.9
     dashboard.close()
