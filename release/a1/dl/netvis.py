@@ -66,7 +66,9 @@ def make_fooling_image(X: torch.Tensor, target_y: int, model: nn.Module,
     stop as soon as the predicted class is ``target_y``; otherwise take one normalised gradient
     ascent step on the target class's (unnormalised) score, ``X += lr * g / ||g||_2`` with
     ``lr = 1`` (``g`` its gradient with respect to the image, ``||g||_2`` the L2 norm of all of
-    ``g``), and zero the gradient.
+    ``g``), and zero the gradient. Where ``g`` is zero (the target's score is flat there, as
+    behind a ReLU that is off everywhere: SqueezeNet's scores are ReLUs), no step can raise the
+    score: stop and return the image as it is (dividing by ``||g||_2 = 0`` would fill it with nan).
 
     Args:
     - X: one image, tensor (1, 3, H, W) (not modified).

@@ -24,11 +24,12 @@ TRAINING_PANELS = (("Training loss", "Iteration"), ("Training accuracy", "Epoch"
 MAX_TICK_INTERVALS = 4  # per axis: every tick label is text to lay out at each redraw of a live view
 
 
-def style_training_axes(axes) -> None:
+def style_training_axes(axes, check_label: str = "Epoch") -> None:
     """Label the three axes of :data:`TRAINING_PANELS` and give them a grid and at most five ticks
-    per axis (integers along x)."""
+    per axis (integers along x). ``check_label``: the x label of the accuracy panels, whose points
+    are the training loop's checks (a Solver checks once an epoch)."""
     for ax, (ylabel, xlabel) in zip(axes, TRAINING_PANELS):
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(check_label if xlabel == "Epoch" else xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(linestyle="--", linewidth=0.5)
         ax.xaxis.set_major_locator(MaxNLocator(MAX_TICK_INTERVALS, integer=True))
@@ -83,15 +84,16 @@ def legend_training_runs(axes, lines: Mapping[str, list]) -> None:
                        ncol=min(len(lines), 4), markerscale=4)
 
 
-def draw_training_history(axes, runs: Mapping[str, object]) -> None:
+def draw_training_history(axes, runs: Mapping[str, object], check_label: str = "Epoch") -> None:
     """Draw runs on three axes: loss per iteration, train and val accuracy per check, one legend.
 
     Inputs:
     - axes: three matplotlib Axes (loss, train accuracy, val accuracy).
     - runs: maps a label to anything with ``loss_history``, ``train_acc_history`` and
       ``val_acc_history`` (a :class:`dl.solver.Solver`, or a live dashboard's record).
+    - check_label: the x label of the accuracy panels (:func:`style_training_axes`).
     """
-    style_training_axes(axes)
+    style_training_axes(axes, check_label)
     lines = {label: training_history_lines(axes, label) for label in runs}
     for label, run in runs.items():
         set_training_history(lines[label], run)

@@ -51,12 +51,16 @@ class TrainingDashboard:
     - title: figure title.
     - figsize: figure size in inches (drawn at 72 dpi).
     - budget: makes the redraw budget of each view (:class:`dl.widgets.budget.RedrawBudget`).
+    - check_label: the x label of the accuracy panels, one point per check of the training loop
+      (``"Epoch"`` for a Solver; a loop that checks every few iterations says so).
 
     Attributes: ``runs`` maps each label to its histories (the Solver itself for a callback).
     """
 
-    def __init__(self, title: str | None = None, figsize=(9, 7.5), budget: Callable[[], RedrawBudget] = default_budget):
+    def __init__(self, title: str | None = None, figsize=(9, 7.5), budget: Callable[[], RedrawBudget] = default_budget,
+                 check_label: str = "Epoch"):
         self.title = title
+        self.check_label = check_label
         self.figsize = figsize
         self.budget = budget
         self.runs: dict[str, object] = {}
@@ -95,7 +99,7 @@ class TrainingDashboard:
     def figure(self) -> Figure:
         """All runs so far as a new static Figure (not attached to pyplot)."""
         fig = Figure(figsize=self.figsize)
-        draw_training_history(fig.subplots(3, 1), self.runs)
+        draw_training_history(fig.subplots(3, 1), self.runs, self.check_label)
         self._decorate(fig)
         return fig
 
@@ -106,7 +110,7 @@ class TrainingDashboard:
         if self.view is None or self.view.finished:
             if self._figure is None:
                 self._figure = Figure(figsize=self.figsize, dpi=72)
-                style_training_axes(self._figure.subplots(3, 1))
+                style_training_axes(self._figure.subplots(3, 1), self.check_label)
                 self._decorate(self._figure)
             self.view = FigureView(self._figure, self._update_artists, frontend.current_frontend(), self.describe, budget=self.budget)
         self.view.refresh()
