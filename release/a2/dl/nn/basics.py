@@ -19,7 +19,7 @@ and Geoffrey Hinton, *On the importance of initialization and momentum in deep l
 The training loops report to an optional ``callback`` with keyword arguments: ``callback(loss=...)``
 after every iteration and ``callback(train_acc=..., val_acc=...)`` after every validation check
 (``train_acc``: the accuracy of the training batches' scores since the previous check, as the
-network computed them while it learned, so no extra forward pass), e.g.
+network computed them while it learned, so no extra forward pass; nan after none), e.g.
 ``callback=functools.partial(dashboard.record, "two-layer")`` for a
 :class:`dl.widgets.TrainingDashboard`.
 """
@@ -222,7 +222,7 @@ def train_functional(model_fn, params: list[torch.Tensor], learning_rate: float,
     """
     device, dtype = params[0].device, params[0].dtype
     val_accs = []
-    train_counts = torch.zeros(2)  # correct, seen: the training batches since the last check
+    correct = seen = 0  # over the training batches since the last check
     for t, (x, y) in enumerate(loader_train):
         x, y = x.to(device=device, dtype=dtype), y.to(device)
         scores = model_fn(x, params)
@@ -232,28 +232,17 @@ def train_functional(model_fn, params: list[torch.Tensor], learning_rate: float,
             for w in params:
                 w -= learning_rate * w.grad
                 w.grad.zero_()
-            train_counts += torch.tensor([float((scores.argmax(dim=1) == y).sum()), y.shape[0]])
+        correct, seen = correct + int((scores.argmax(dim=1) == y).sum()), seen + y.shape[0]
         if callback is not None:
             callback(loss=loss.item())
         if t % print_every == 0:
             print(f"Iteration {t}, loss = {loss.item():.4f}")
             val_accs.append(check_accuracy_functional(loader_val, model_fn, params))
-            _report_check(callback, train_counts, val_accs[-1])
+            if callback is not None:
+                callback(train_acc=correct / seen, val_acc=val_accs[-1])
+            correct = seen = 0
             print()
     return val_accs
-
-
-def _report_check(callback, train_counts: torch.Tensor, val_acc: float) -> None:
-    """Send a check's accuracies to ``callback`` (see the module docstring), then reset the training counts.
-
-    ``train_counts``: (correct, seen) over the training batches since the previous check; with none
-    (an epoch whose last check was at its last iteration) the training accuracy is nan, which a
-    plot leaves out while the two histories stay aligned, check by check.
-    """
-    if callback is not None:
-        correct, seen = train_counts.tolist()
-        callback(train_acc=correct / seen if seen else float("nan"), val_acc=val_acc)
-    train_counts.zero_()
 
 
 def train_module(model: nn.Module, optimizer: optim.Optimizer, loader_train, loader_val,
@@ -273,7 +262,7 @@ def train_module(model: nn.Module, optimizer: optim.Optimizer, loader_train, loa
     model.to(get_device() if device is None else device)
     device = next(model.parameters()).device
     epoch_accs = []
-    train_counts = torch.zeros(2)  # correct, seen: the training batches since the last check
+    correct = seen = 0  # over the training batches since the last check
     for epoch in range(epochs):
         for t, (x, y) in enumerate(loader_train):
             model.train()
@@ -283,16 +272,21 @@ def train_module(model: nn.Module, optimizer: optim.Optimizer, loader_train, loa
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            train_counts += torch.tensor([float((scores.detach().argmax(dim=1) == y).sum()), y.shape[0]])
+            correct, seen = correct + int((scores.detach().argmax(dim=1) == y).sum()), seen + y.shape[0]
             if callback is not None:
                 callback(loss=loss.item())
             if t % print_every == 0:
                 print(f"Epoch {epoch + 1}, iteration {t}, loss = {loss.item():.4f}")
-                _report_check(callback, train_counts, check_accuracy(loader_val, model))
+                acc = check_accuracy(loader_val, model)
+                if callback is not None:
+                    callback(train_acc=correct / seen, val_acc=acc)
+                correct = seen = 0
                 print()
         print(f"End of epoch {epoch + 1} / {epochs}")
         epoch_accs.append(check_accuracy(loader_val, model))
-        _report_check(callback, train_counts, epoch_accs[-1])
+        if callback is not None:  # no training batch since the last check: nan, which a plot leaves out
+            callback(train_acc=correct / seen if seen else float("nan"), val_acc=epoch_accs[-1])
+        correct = seen = 0
     return epoch_accs
 
 
