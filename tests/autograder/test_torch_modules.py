@@ -23,6 +23,7 @@ from autograder.runner import ProgramRunner
 from autograder.student import Student, StudentError
 from autograder.units import Unit
 from dl.artifacts import save_torch_model
+from tests.autograder import torch_memory_mb
 from tests.autograder.test_sandbox import needs_bwrap
 
 PROGRAM = '''
@@ -481,7 +482,7 @@ def test_a_module_allocating_past_the_memory_limit_fails_its_unit_not_the_batch(
     submission = _notebook([("setup", setup, None), ("unit", HOG, "t-hog"), ("unit", NET, "t-net")])
     release_path = notebooks.write(release, tmp_path / "release" / "Torchy.ipynb")
     path = notebooks.write(submission, tmp_path / "student" / "Torchy.ipynb")
-    options = GradingOptions(request_timeout=60.0, cell_timeout=60.0, unit_timeout=120.0, memory_mb=2048)
+    options = GradingOptions(request_timeout=60.0, cell_timeout=60.0, unit_timeout=120.0, memory_mb=torch_memory_mb())
     result = grade_submission(path, release_path, units, options=options)
     by_id = {u.grade_id: u for u in result.units}
     assert by_id["t-hog"].score == 0 and "can't allocate memory" in by_id["t-hog"].message, (by_id["t-hog"].message, result.instructor_log)

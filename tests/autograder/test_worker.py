@@ -11,6 +11,7 @@ from autograder.options import GradingOptions
 from autograder.protocol import Handle
 from autograder.runner import ProgramRunner, WorkerProcess
 from autograder.student import StudentError, WorkerFailure
+from tests.autograder import torch_memory_mb
 
 PROGRAM = '''
 import numpy as np
@@ -602,7 +603,7 @@ def test_the_worker_process_pins_torch_to_one_thread_and_serves_torch_requests()
 def test_a_torch_allocation_over_the_address_space_limit_is_an_error_of_that_call():
     import torch
 
-    runner = _torch_runner(GradingOptions(request_timeout=60.0, cell_timeout=60.0, memory_mb=2048))
+    runner = _torch_runner(GradingOptions(request_timeout=60.0, cell_timeout=60.0, memory_mb=torch_memory_mb()))
     try:
         student = runner.student()
         student.call("Hog", 3, store={"hog": "all"}, reply="none")
